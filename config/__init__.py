@@ -1,0 +1,1 @@
+"""Configuration: documented defaults (`defaults.py`), an example production file, gunicorn."""

@@ -1,0 +1,59 @@
+"""Documented defaults. Override with a TOML file named by MDM_CONFIG, then MDM_* variables.
+
+Every setting here can be set as an environment variable with the prefix `MDM_`, e.g.
+`MDM_DATABASE_URL=postgresql+psycopg://...`. Values of environment variables are parsed as
+JSON where they are valid JSON (numbers, true/false, lists), else taken as strings.
+"""
+
+# "development" generates missing secrets into the instance folder; "production" refuses to
+# start without them.
+ENV = "development"
+
+# SQLAlchemy URL. Empty means the embedded SQLite database `instance/mdm.sqlite3`.
+DATABASE_URL = ""
+
+# Secrets. Empty in development means "generate once into instance/secrets.json".
+SECRET_KEY = ""
+JWT_SECRET_KEY = ""
+# MultiFernet keys (url-safe base64, 32 bytes): the first encrypts, all decrypt, so keys rotate.
+ENCRYPTION_KEYS: list[str] = []
+
+# Lifetimes of login tokens, in seconds.
+ACCESS_TOKEN_SECONDS = 15 * 60
+REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
+
+# werkzeug password hash method; "scrypt" is scrypt with n=2**15, r=8, p=1.
+PASSWORD_HASH_METHOD = "scrypt"
+
+# Login rate limits: failures allowed in the window, per account and per client address.
+LOGIN_FAILURES_PER_ACCOUNT = 5
+LOGIN_FAILURES_PER_ADDRESS = 20
+LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+# "memory://" (one process) or a Redis URL such as "redis://127.0.0.1:6379/0" (several instances).
+RATELIMIT_STORAGE_URL = "memory://"
+
+# Largest request body accepted, in bytes (larger gets 413).
+MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+# Packages whose `init_app(app)` adds blueprints, CLI commands and jobs.
+PACKAGES = ["enrollment", "schedules", "calendars"]
+
+# Run the job scheduler inside the web process (only `mdm run` sets this).
+SCHEDULER_IN_PROCESS = False
+# How late a scheduled job may start and still count for its slot, in seconds.
+SCHEDULER_GRACE_SECONDS = 60
+
+# Public base URL, used in links the service hands out (enrollment URLs, feed URLs).
+BASE_URL = "http://localhost:5000"
+
+# Default time zone of new schools.
+DEFAULT_TIMEZONE = "Europe/Berlin"
+
+# Where the OpenAPI document and the API docs page are served.
+API_TITLE = "Schul-MDM"
+API_VERSION = "v1"
+OPENAPI_VERSION = "3.1.0"
+OPENAPI_URL_PREFIX = "/api"
+OPENAPI_JSON_PATH = "openapi.json"
+OPENAPI_REDOC_PATH = "docs"
+OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"

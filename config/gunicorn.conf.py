@@ -1,0 +1,22 @@
+"""Gunicorn configuration for production: `gunicorn -c config/gunicorn.conf.py 'mdm:create_app()'`.
+
+Web workers never run the job scheduler; run one `mdm scheduler` process beside them.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("MDM_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("MDM_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("MDM_THREADS", 4))
+# Load the app once in the master so a configuration error stops start-up with one clear message.
+preload_app = True
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+max_requests = 10000
+max_requests_jitter = 1000
+accesslog = "-"
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("MDM_FORWARDED_ALLOW_IPS", "127.0.0.1")
