@@ -1,0 +1,7 @@
+"""Timetables: time grid, classes, lessons, substitutions, day messages, importers."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Add the timetable blueprints, CLI commands and jobs to the app (none yet)."""

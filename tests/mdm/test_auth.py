@@ -1,0 +1,172 @@
+"""Login, refresh, logout, token expiry and revocation, rate limits, /me."""
+
+import time
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from mdm.extensions import db
+from mdm.models import AuditEvent, RevokedToken, User
+from tests.conftest import PASSWORD
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD, address: str = "10.0.0.1"):
+    return client.post(
+        "/api/v1/auth/login",
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_login_returns_tokens_that_open_me(client: FlaskClient, teacher: User) -> None:
+    response = login(client, "Teacher-A")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    me = client.get("/api/v1/me", headers=bearer(body["access_token"]))
+    assert me.status_code == 200
+    assert me.get_json()["username"] == "teacher-a"
+    assert me.get_json()["role"] == "teacher"
+    assert "password" not in me.get_json() and "password_hash" not in me.get_json()
+    events = db.session.scalars(select(AuditEvent.action)).all()
+    assert events == ["auth.login"]
+
+
+def test_wrong_password_is_a_401_problem(client: FlaskClient, teacher: User) -> None:
+    response = login(client, "teacher-a", "wrong-password")
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"] == "/problems/unauthorized"
+    assert "access_token" not in response.get_json()
+
+
+def test_unknown_user_is_the_same_401(client: FlaskClient) -> None:
+    response = login(client, "nobody", "whatever-123")
+    assert response.status_code == 401
+    assert response.get_json()["detail"] == "wrong username or password"
+
+
+def test_disabled_account_cannot_log_in(client: FlaskClient, teacher: User) -> None:
+    teacher.active = False
+    db.session.commit()
+    assert login(client, "teacher-a").status_code == 401
+
+
+def test_repeated_failures_per_account_get_429(client: FlaskClient, teacher: User) -> None:
+    for attempt in range(5):
+        assert login(client, "teacher-a", "bad", address=f"10.0.1.{attempt}").status_code == 401
+    blocked = login(client, "teacher-a", PASSWORD, address="10.0.2.1")
+    assert blocked.status_code == 429
+    assert blocked.mimetype == "application/problem+json"
+    assert int(blocked.headers["Retry-After"]) > 0
+
+
+def test_repeated_failures_per_address_get_429(
+    make_app: Callable[..., Flask], create_user: Callable[..., User]
+) -> None:
+    app = make_app(LOGIN_FAILURES_PER_ADDRESS=3)
+    client = app.test_client()
+    with app.app_context():
+        create_user("teacher", None, username="victim")
+    for n in range(3):
+        assert login(client, f"guess-{n}", "bad", address="192.0.2.7").status_code == 401
+    assert login(client, "victim", address="192.0.2.7").status_code == 429
+    assert login(client, "victim", address="192.0.2.8").status_code == 200
+
+
+def test_success_clears_account_failures(client: FlaskClient, teacher: User) -> None:
+    for _ in range(4):
+        login(client, "teacher-a", "bad")
+    assert login(client, "teacher-a").status_code == 200
+    for _ in range(4):
+        assert login(client, "teacher-a", "bad").status_code == 401
+
+
+def test_refresh_gives_a_new_access_token(client: FlaskClient, teacher: User) -> None:
+    tokens = login(client, "teacher-a").get_json()
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert refreshed.status_code == 200
+    access = refreshed.get_json()["access_token"]
+    assert client.get("/api/v1/me", headers=bearer(access)).status_code == 200
+    # An access token is not a refresh token.
+    wrong = client.post("/api/v1/auth/refresh", headers=bearer(tokens["access_token"]))
+    assert wrong.status_code == 401
+
+
+def test_logout_revokes_access_and_refresh_token(client: FlaskClient, teacher: User) -> None:
+    tokens = login(client, "teacher-a").get_json()
+    assert (
+        client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"])).status_code
+        == 204
+    )
+    assert db.session.scalar(select(RevokedToken).limit(1)) is not None
+    refused = client.get("/api/v1/me", headers=bearer(tokens["access_token"]))
+    assert refused.status_code == 401
+    assert refused.get_json()["detail"] == "the token was revoked"
+    again = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert again.status_code == 401
+
+
+def test_expired_token_is_refused(
+    make_app: Callable[..., Flask], create_user: Callable[..., User]
+) -> None:
+    app = make_app(ACCESS_TOKEN_SECONDS=1)
+    client = app.test_client()
+    with app.app_context():
+        create_user("teacher", None, username="short")
+    token = login(client, "short").get_json()["access_token"]
+    time.sleep(2.1)
+    response = client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json()["detail"] == "the token has expired"
+
+
+def test_forged_or_missing_token_is_401(client: FlaskClient) -> None:
+    assert client.get("/api/v1/me").status_code == 401
+    forged = client.get("/api/v1/me", headers=bearer("eyJhbGciOiJIUzI1NiJ9.e30.abc"))
+    assert forged.status_code == 401
+    assert forged.mimetype == "application/problem+json"
+
+
+def test_change_own_password(client: FlaskClient, student: User, headers) -> None:
+    wrong = client.post(
+        "/api/v1/me/password",
+        headers=headers(student),
+        json={"current_password": "nope", "new_password": "brand-new-pass"},
+    )
+    assert wrong.status_code == 400
+    assert "current_password" in wrong.get_json()["errors"]
+    ok = client.post(
+        "/api/v1/me/password",
+        headers=headers(student),
+        json={"current_password": PASSWORD, "new_password": "brand-new-pass"},
+    )
+    assert ok.status_code == 204
+    assert login(client, "student-a", "brand-new-pass").status_code == 200
+
+
+def test_redis_counter_shares_failures(
+    make_app: Callable[..., Flask], create_user: Callable[..., User]
+) -> None:
+    import pytest
+    import redis
+
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_timeout=1).flushdb()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    first = make_app(RATELIMIT_STORAGE_URL="redis://127.0.0.1:6379/15").test_client()
+    second = make_app(RATELIMIT_STORAGE_URL="redis://127.0.0.1:6379/15").test_client()
+    with first.application.app_context():
+        create_user("teacher", None, username="shared")
+    for n in range(5):
+        client = first if n % 2 else second
+        assert login(client, "shared", "bad", address=f"10.9.0.{n}").status_code == 401
+    assert login(first, "shared").status_code == 429
+    assert login(second, "shared").status_code == 429

@@ -1,0 +1,130 @@
+"""Every API error is application/problem+json, and a bad request changes nothing."""
+
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from mdm.extensions import db
+from mdm.models import School, User
+
+
+def assert_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status and body["type"].startswith("/problems/")
+    assert "Traceback" not in response.get_data(as_text=True)
+    return body
+
+
+def user_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(User))
+
+
+def test_malformed_json_is_400_and_changes_nothing(
+    client: FlaskClient, school_admin: User, headers
+) -> None:
+    before = user_count()
+    response = client.post(
+        "/api/v1/users",
+        headers=headers(school_admin),
+        data='{"username": "x", ',
+        content_type="application/json",
+    )
+    assert_problem(response, 400)
+    assert user_count() == before
+
+
+def test_validation_error_names_the_fields(
+    client: FlaskClient, school_admin: User, headers
+) -> None:
+    response = client.post(
+        "/api/v1/users",
+        headers=headers(school_admin),
+        json={"username": "ok-name", "role": "pilot", "color": "red"},
+    )
+    body = assert_problem(response, 400)
+    assert set(body["errors"]) == {"role", "color"}
+    assert body["type"] == "/problems/validation"
+
+
+def test_oversized_body_is_413_and_changes_nothing(
+    make_app: Callable[..., Flask], create_user
+) -> None:
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    client = app.test_client()
+    with app.app_context():
+        from flask_jwt_extended import create_access_token
+
+        from mdm.models import School
+
+        school = School(slug="s", name="S", timezone="Europe/Berlin")
+        db.session.add(school)
+        db.session.commit()
+        admin = create_user("school_admin", school, username="big-admin")
+        token = create_access_token(identity=str(admin.id))
+        before = user_count()
+        response = client.post(
+            "/api/v1/users",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"username": "big", "role": "student", "last_name": "x" * 5000},
+        )
+        assert_problem(response, 413)
+        assert user_count() == before
+
+
+def test_wrong_content_type_is_415(client: FlaskClient, school_admin: User, headers) -> None:
+    response = client.post(
+        "/api/v1/users",
+        headers=headers(school_admin),
+        data="username=x",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert_problem(response, 415)
+
+
+def test_unknown_path_is_404_problem(client: FlaskClient) -> None:
+    assert_problem(client.get("/api/v1/nothing-here"), 404)
+
+
+def test_wrong_method_is_405_problem(client: FlaskClient) -> None:
+    body = assert_problem(client.delete("/api/v1/auth/login"), 405)
+    assert body["title"] == "Method Not Allowed"
+
+
+def test_forbidden_is_403_problem(client: FlaskClient, student: User, headers) -> None:
+    assert_problem(client.get("/api/v1/users", headers=headers(student)), 403)
+
+
+def test_unexpected_error_is_500_problem_without_trace(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+
+    @app.route("/api/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/api/v1/boom")
+    body = assert_problem(response, 500)
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert body["type"] == "/problems/internal-error"
+
+
+def test_duplicate_is_409(client: FlaskClient, it_admin: User, school: School, headers) -> None:
+    response = client.post(
+        "/api/v1/schools", headers=headers(it_admin), json={"slug": school.slug, "name": "Again"}
+    )
+    assert_problem(response, 409)
+
+
+def test_healthz_and_readyz(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["database"] == "ok"
+
+
+def test_readyz_is_503_when_the_database_is_gone(make_app: Callable[..., Flask], tmp_path) -> None:
+    app = make_app(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    response = app.test_client().get("/readyz")
+    assert_problem(response, 503)

@@ -1,0 +1,101 @@
+"""The job registry and run claims: two schedulers never run the same slot twice."""
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+from sqlalchemy import select
+
+from mdm.extensions import db
+from mdm.jobs import JobSpec, add_jobs, register_job, registered_jobs, run_claimed, slot_of
+from mdm.models import JobRun
+
+
+def test_every_package_job_is_registered(app: Flask) -> None:
+    assert "platform.housekeeping" in {spec.id for spec in registered_jobs(app)}
+
+
+def test_registering_twice_is_refused(app: Flask) -> None:
+    with pytest.raises(ValueError, match="twice"):
+        register_job(app, JobSpec(id="platform.housekeeping", func=lambda: None, seconds=5))
+
+
+def test_slot_is_the_scheduled_time_even_when_late() -> None:
+    spec = JobSpec(id="x", func=lambda: None, seconds=300)
+    on_time = datetime(2026, 11, 26, 7, 5, 0, tzinfo=UTC)
+    late = datetime(2026, 11, 26, 7, 5, 40, tzinfo=UTC)
+    assert slot_of(spec, on_time, 60) == slot_of(spec, late, 60) == "2026-11-26T07:05:00Z"
+    daily = JobSpec(id="y", func=lambda: None, cron={"hour": 3, "minute": 17})
+    assert slot_of(daily, datetime(2026, 11, 26, 3, 17, 20, tzinfo=UTC), 60) == (
+        "2026-11-26T03:17:00Z"
+    )
+
+
+def test_claim_lets_exactly_one_of_many_threads_run(make_app: Callable[..., Flask]) -> None:
+    apps = [make_app() for _ in range(4)]
+    ran: list[str] = []
+    spec = JobSpec(id="test.once", func=lambda: ran.append("x"), seconds=60)
+    barrier = threading.Barrier(8)
+    results: list[bool] = []
+
+    def worker(app: Flask, n: int) -> None:
+        barrier.wait()
+        results.append(run_claimed(app, spec, "2026-11-26T07:00:00Z", owner=f"host-{n}"))
+
+    threads = [threading.Thread(target=worker, args=(apps[n % 4], n)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ran == ["x"]
+    assert sorted(results) == [False] * 7 + [True]
+    with apps[0].app_context():
+        runs = db.session.scalars(select(JobRun)).all()
+        assert [(r.job_id, r.status) for r in runs] == [("test.once", "done")]
+
+
+def test_failed_job_is_recorded_and_its_changes_rolled_back(app: Flask) -> None:
+    from mdm.models import School
+
+    def failing() -> None:
+        db.session.add(School(slug="half-done", name="Half", timezone="Europe/Berlin"))
+        db.session.flush()
+        raise RuntimeError("import broke")
+
+    assert run_claimed(app, JobSpec(id="test.fail", func=failing, seconds=60), "s1")
+    run = db.session.scalar(select(JobRun))
+    assert run.status == "failed" and "import broke" in run.error
+    assert db.session.scalar(select(School).where(School.slug == "half-done")) is None
+
+
+def test_two_schedulers_never_run_the_same_slot_twice(make_app: Callable[..., Flask]) -> None:
+    executions: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    schedulers = []
+    for name in ("scheduler-a", "scheduler-b"):
+        app = make_app(SCHEDULER_GRACE_SECONDS=1)
+
+        def work(name: str = name) -> None:
+            with lock:
+                executions.append((name, datetime.now(UTC).strftime("%H:%M:%S")))
+
+        register_job(app, JobSpec(id="test.tick", func=work, seconds=2))
+        scheduler = BackgroundScheduler(timezone="UTC")
+        add_jobs(app, scheduler)
+        schedulers.append((app, scheduler))
+    for _, scheduler in schedulers:
+        scheduler.start()
+    time.sleep(7.2)
+    for _, scheduler in schedulers:
+        scheduler.shutdown(wait=True)
+    with schedulers[0][0].app_context():
+        runs = db.session.scalars(select(JobRun).where(JobRun.job_id == "test.tick")).all()
+        slots = Counter(run.slot for run in runs)
+    assert len(slots) >= 3
+    assert max(slots.values()) == 1
+    assert len(executions) == len(runs)
