@@ -1,0 +1,301 @@
+"""Indiware VpMobil class plans (PlanKl*.xml) into import dataclasses.
+
+A plan covers one date. Each class lists that day's periods; entries with a change marker (FaAe,
+LeAe, RaAe) or an info text differ from the timetable and become substitutions, the others
+become lessons of that date. The class's lesson list (Unterricht) names the planned teacher and
+subject of a lesson number, which the day entries only give after the change.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
+
+from schedules.importdata import (
+    CANCELLATION,
+    FLAG_ROOM_CHANGED,
+    FLAG_SUBJECT_CHANGED,
+    FLAG_TEACHER_CHANGED,
+    ROOM_CHANGE,
+    SUBSTITUTION,
+    DayMessage,
+    ImportBatch,
+    ImportFormatError,
+    Lesson,
+    ParseWarning,
+    Period,
+    Substitution,
+)
+
+SOURCE = "indiware"
+
+GERMAN_MONTHS = {
+    "januar": 1,
+    "jänner": 1,
+    "februar": 2,
+    "märz": 3,
+    "april": 4,
+    "mai": 5,
+    "juni": 6,
+    "juli": 7,
+    "august": 8,
+    "september": 9,
+    "oktober": 10,
+    "november": 11,
+    "dezember": 12,
+}
+CANCELLATION_WORDS = ("fällt aus", "entfällt")
+_EMPTY_VALUES = {"", "&nbsp;", "---"}
+_FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _PlannedLesson:
+    teacher: str
+    subject: str
+    group: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    class_name: str
+    period: int
+    subject: str
+    teacher: str
+    room: str
+    lesson_number: int | None
+    info: str
+    course: str
+    flags: frozenset[str]
+
+
+def parse_indiware(data: bytes, file: str = "PlanKl.xml") -> ImportBatch:
+    """Parse an Indiware VpMobil class plan (PlanKl*.xml) into an ImportBatch for its date."""
+    root = _parse_xml(data, file)
+    head = root.find("Kopf")
+    if head is None:
+        raise ImportFormatError(file, None, "no Kopf: not an Indiware plan")
+    day = _plan_date(head, file)
+    batch = ImportBatch(source=SOURCE, covered_dates={day})
+    batch.generated_at = _timestamp(head.findtext("zeitstempel", ""))
+    batch.holidays = {_short_date(ft.text or "", file) for ft in root.iterfind("FreieTage/ft")}
+    entries: list[_Entry] = []
+    for klass in root.iterfind("Klassen/Kl"):
+        entries.extend(_class_entries(klass, file, batch))
+        batch.periods.extend(_periods(klass))
+    batch.periods = sorted(set(batch.periods), key=lambda period: period.number)
+    planned = _planned_lessons(root)
+    for entry in entries:
+        if entry.flags or entry.info and _is_cancellation(entry):
+            batch.substitutions.append(_substitution(entry, day, planned))
+        else:
+            batch.lessons.append(_lesson(entry, day))
+    batch.lessons = _merge_lessons(batch.lessons)
+    batch.substitutions = _merge_substitutions(batch.substitutions)
+    batch.day_messages = [
+        DayMessage(day, text)
+        for line in root.iterfind("ZusatzInfo/ZiZeile")
+        if (text := " ".join((line.text or "").split()))
+    ]
+    return batch
+
+
+def _parse_xml(data: bytes, file: str) -> ET.Element:
+    # ElementTree expands internal entities; refusing any DTD rules out entity bombs.
+    if _FORBIDDEN.search(data):
+        raise ImportFormatError(file, None, "DTDs and entity declarations are not accepted")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise ImportFormatError(file, exc.position[0], f"not well-formed XML: {exc}") from exc
+    if root.tag != "VpMobil":
+        raise ImportFormatError(file, None, f"root element {root.tag!r}, expected VpMobil")
+    return root
+
+
+def _plan_date(head: ET.Element, file: str) -> date:
+    """The date from DatumPlan ("Mittwoch, 21. Juni 2017"), else from the file name in datei."""
+    text = head.findtext("DatumPlan", "")
+    match = re.search(r"(\d{1,2})\.\s*([^\W\d_]+)\s+(\d{4})", text)
+    if match and match.group(2).lower() in GERMAN_MONTHS:
+        return date(int(match.group(3)), GERMAN_MONTHS[match.group(2).lower()], int(match.group(1)))
+    match = re.search(r"(\d{4})(\d{2})(\d{2})", head.findtext("datei", ""))
+    if match:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    raise ImportFormatError(file, None, f"no plan date in Kopf (DatumPlan {text!r})")
+
+
+def _timestamp(text: str) -> datetime | None:
+    match = re.search(r"(\d{1,2})\.(\d{1,2})\.(\d{4}),?\s+(\d{1,2}):(\d{2})", text)
+    if not match:
+        return None
+    day, month, year, hour, minute = (int(part) for part in match.groups())
+    return datetime(year, month, day, hour, minute)
+
+
+def _short_date(text: str, file: str) -> date:
+    """FreieTage use YYMMDD."""
+    value = text.strip()
+    if not (len(value) == 6 and value.isdigit()):
+        raise ImportFormatError(file, None, f"free day {value!r} is not YYMMDD")
+    return date(2000 + int(value[:2]), int(value[2:4]), int(value[4:]))
+
+
+def _value(element: ET.Element | None) -> str:
+    text = " ".join((element.text or "").split()) if element is not None else ""
+    return "" if text in _EMPTY_VALUES else text
+
+
+def _class_entries(klass: ET.Element, file: str, batch: ImportBatch) -> list[_Entry]:
+    name = _value(klass.find("Kurz"))
+    entries = []
+    for std in klass.iterfind("Pl/Std"):
+        period_text = _value(std.find("St"))
+        if not period_text.isdigit():
+            message = f"class {name}: period {period_text!r} is not a number; entry skipped"
+            batch.warnings.append(ParseWarning(file, None, message))
+            continue
+        number = _value(std.find("Nr"))
+        entries.append(
+            _Entry(
+                class_name=name,
+                period=int(period_text),
+                subject=_value(std.find("Fa")),
+                teacher=_value(std.find("Le")),
+                room=_value(std.find("Ra")),
+                lesson_number=int(number) if number.isdigit() else None,
+                info=_value(std.find("If")),
+                course=_value(std.find("Ku2")),
+                flags=_changes(std),
+            )
+        )
+    return entries
+
+
+def _changes(std: ET.Element) -> frozenset[str]:
+    markers = (("Fa", "FaAe", FLAG_SUBJECT_CHANGED), ("Le", "LeAe", FLAG_TEACHER_CHANGED))
+    markers += (("Ra", "RaAe", FLAG_ROOM_CHANGED),)
+    return frozenset(
+        flag for tag, attribute, flag in markers if std.find(f"{tag}[@{attribute}]") is not None
+    )
+
+
+def _periods(klass: ET.Element) -> list[Period]:
+    """Newer plans carry the class's time grid in KlStunden/KlSt (ZeitVon, ZeitBis)."""
+    periods = []
+    for slot in klass.iterfind("KlStunden/KlSt"):
+        starts, ends = _clock(slot.get("ZeitVon", "")), _clock(slot.get("ZeitBis", ""))
+        number = _value(slot)
+        if starts and ends and number.isdigit():
+            periods.append(Period(int(number), starts, ends))
+    return periods
+
+
+def _clock(text: str) -> time | None:
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
+    return time(int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _planned_lessons(root: ET.Element) -> dict[int, _PlannedLesson]:
+    planned = {}
+    for number in root.iterfind("Klassen/Kl/Unterricht/Ue/UeNr"):
+        if _value(number).isdigit():
+            planned[int(_value(number))] = _PlannedLesson(
+                teacher=number.get("UeLe", "").strip(),
+                subject=number.get("UeFa", "").strip(),
+                group=number.get("UeGr", "").strip(),
+            )
+    return planned
+
+
+def _is_cancellation(entry: _Entry) -> bool:
+    info = entry.info.lower()
+    return entry.subject == "" or any(word in info for word in CANCELLATION_WORDS)
+
+
+def _substitution(entry: _Entry, day: date, planned: dict[int, _PlannedLesson]) -> Substitution:
+    plan = planned.get(entry.lesson_number or 0)
+    subject_changed = FLAG_SUBJECT_CHANGED in entry.flags
+    teacher_changed = FLAG_TEACHER_CHANGED in entry.flags
+    # A changed value's original is only known from the lesson list; unknown stays empty.
+    original_subject = (plan.subject if plan else "") if subject_changed else entry.subject
+    original_teacher = (plan.teacher if plan else "") if teacher_changed else entry.teacher
+    if _is_cancellation(entry):
+        kind = CANCELLATION
+    elif entry.flags == {FLAG_ROOM_CHANGED}:
+        kind = ROOM_CHANGE
+    else:
+        kind = SUBSTITUTION
+    cancelled = kind == CANCELLATION
+    return Substitution(
+        external_id="",
+        date=day,
+        period=entry.period,
+        period_to=entry.period,
+        kind=kind,
+        lesson_number=entry.lesson_number,
+        # Indiware does not say which room was planned when the room changed.
+        original_subject=original_subject,
+        original_teachers=_names(original_teacher),
+        original_rooms=() if FLAG_ROOM_CHANGED in entry.flags else _names(entry.room),
+        original_classes=(entry.class_name,),
+        new_subject="" if cancelled else entry.subject,
+        new_teachers=() if cancelled else _names(entry.teacher),
+        new_rooms=() if cancelled else _names(entry.room),
+        new_classes=() if cancelled else (entry.class_name,),
+        course=entry.course or (plan.group if plan else ""),
+        text=entry.info,
+        flags=entry.flags,
+    )
+
+
+def _lesson(entry: _Entry, day: date) -> Lesson:
+    return Lesson(
+        lesson_number=entry.lesson_number,
+        weekday=day.isoweekday(),
+        period=entry.period,
+        subject=entry.subject,
+        classes=(entry.class_name,),
+        teachers=_names(entry.teacher),
+        rooms=_names(entry.room),
+        valid_from=day,
+        valid_to=day,
+        course=entry.course,
+        text=entry.info,
+    )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name for name in (part.strip() for part in text.split(",")) if name)
+
+
+def _merge_lessons(lessons: list[Lesson]) -> list[Lesson]:
+    """One course taught to several classes appears under each class; keep it once."""
+    merged: dict[Lesson, Lesson] = {}
+    for lesson in lessons:
+        key = replace(lesson, classes=())
+        known = merged.get(key)
+        merged[key] = (
+            lesson if known is None else replace(known, classes=known.classes + lesson.classes)
+        )
+    return list(merged.values())
+
+
+def _merge_substitutions(substitutions: list[Substitution]) -> list[Substitution]:
+    """Like _merge_lessons, for the changed entries."""
+    merged: dict[Substitution, Substitution] = {}
+    for sub in substitutions:
+        key = replace(sub, original_classes=(), new_classes=())
+        known = merged.get(key)
+        merged[key] = (
+            sub
+            if known is None
+            else replace(
+                known,
+                original_classes=known.original_classes + sub.original_classes,
+                new_classes=known.new_classes + sub.new_classes,
+            )
+        )
+    return list(merged.values())
