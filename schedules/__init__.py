@@ -4,4 +4,5 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Add the timetable blueprints, CLI commands and jobs to the app (none yet)."""
+    """Add the timetable models, blueprints, CLI commands and jobs to the app."""
+    from schedules import models  # noqa: F401  (registers the tables)
