@@ -15,7 +15,7 @@ from mdm import audit
 from mdm.actors import Actor
 from mdm.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from mdm.models import ROLES, School, User
-from mdm.scoping import get_scoped, require_school, scoped
+from mdm.scoping import may_touch_school, require_school, scoped
 from mdm.types import utcnow
 from mdm.user_csv import USERNAME_RE, parse_user_csv
 
@@ -189,10 +189,8 @@ def create_user(
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     """One user the actor may manage (404 outside the actor's school)."""
     user = session.get(User, user_id)
-    if user is None or (user.school_id is None and not actor.is_city_admin):
+    if user is None or not may_touch_school(actor, user.school_id):
         raise NotFound(f"user {user_id} not found")
-    if user.school_id is not None:
-        user = get_scoped(session, User, user_id, actor)
     return user
 
 
