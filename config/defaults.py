@@ -32,6 +32,20 @@ LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 # "memory://" (one process) or a Redis URL such as "redis://127.0.0.1:6379/0" (several instances).
 RATELIMIT_STORAGE_URL = "memory://"
 
+# Enrollment tokens: unknown token secrets allowed per client address in the window before 429.
+ENROLLMENT_TOKEN_FAILURES_PER_ADDRESS = 20
+ENROLLMENT_TOKEN_FAILURE_WINDOW_SECONDS = 15 * 60
+
+# Devices (JSON agent protocol): how often agents check in, in seconds; the largest inventory
+# stored per device, in bytes of JSON (larger is refused); lifetime of device client certificates.
+AGENT_CHECK_IN_SECONDS = 15 * 60
+AGENT_MAX_INVENTORY_BYTES = 64 * 1024
+DEVICE_CERTIFICATE_DAYS = 397
+# Trust the client certificate a TLS-terminating proxy forwards in the X-SSL-Client-Cert header
+# (URL-encoded PEM, e.g. nginx's $ssl_client_escaped_cert). Only when the proxy verifies client
+# certificates against the schools' device CAs and strips the header from client requests.
+AGENT_TRUST_CLIENT_CERT_HEADER = False
+
 # Largest request body accepted, in bytes (larger gets 413).
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 

@@ -27,6 +27,9 @@ ALLOWED_EC_CURVES = (ec.SECP256R1, ec.SECP384R1)
 BACKDATE = timedelta(minutes=5)
 
 _DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# token_urlsafe(32) yields 43 characters of the URL-safe base64 alphabet.
+_DEVICE_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+DEVICE_LOOKUP_KEY_CHARS = 12
 
 CAPrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -288,6 +291,18 @@ def cert_to_pem(cert: x509.Certificate) -> bytes:
 def new_device_secret() -> str:
     """Return a new random device secret (256 bits, URL-safe)."""
     return secrets.token_urlsafe(32)
+
+
+def is_device_secret(value: str) -> bool:
+    """Tell whether a string has the shape of a device secret."""
+    return _DEVICE_SECRET_RE.fullmatch(value) is not None
+
+
+def device_lookup_key(secret: str) -> str:
+    """Return the indexed, non-secret prefix by which a device secret's credential is found."""
+    if not is_device_secret(secret):
+        raise ValueError("not a device secret")
+    return secret[:DEVICE_LOOKUP_KEY_CHARS]
 
 
 def hash_secret(secret: str) -> str:

@@ -1,0 +1,194 @@
+"""The device side of the JSON agent protocol v1: authentication, check-in, results, unenroll."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from cryptography import x509
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from enrollment import identity, service
+from enrollment.models import DeviceCredential
+from mdm import audit, devices
+from mdm.actors import Actor
+from mdm.device_models import Device
+from mdm.errors import Gone, NotAuthenticated, NotFound
+from mdm.types import utcnow
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="agent"'}
+WORK_STATUSES = ("done", "failed", "not_now")
+
+
+class DeviceRetired(Gone):
+    type = "device-retired"
+    title = "Device retired"
+
+
+@dataclass(frozen=True)
+class AgentDevice:
+    """The device a request authenticated as, with what a check-in needs of it."""
+
+    credential_id: int
+    device_id: int
+    school_id: int
+    ownership: str
+    inventory_hash: str
+    config_version: int
+    address: str | None
+
+    @property
+    def actor(self) -> Actor:
+        """The device as the actor of audit events."""
+        return Actor(
+            name=f"device:{self.device_id}",
+            role="device",
+            school_id=self.school_id,
+            address=self.address,
+        )
+
+
+_COLUMNS = (
+    DeviceCredential.id.label("credential_id"),
+    DeviceCredential.revoked_at,
+    DeviceCredential.secret_hash,
+    DeviceCredential.not_after,
+    Device.id.label("device_id"),
+    Device.school_id,
+    Device.ownership,
+    Device.status,
+    Device.inventory_hash,
+    Device.config_version,
+)
+
+
+def _refuse(detail: str) -> NotAuthenticated:
+    return NotAuthenticated(detail, headers=UNAUTHORIZED_HEADERS)
+
+
+def _certificate_fingerprint(header: str) -> str:
+    try:
+        cert = x509.load_pem_x509_certificate(unquote(header).encode())
+    except ValueError as exc:
+        raise _refuse("the client certificate from the proxy is not a PEM certificate") from exc
+    return identity.certificate_fingerprint(cert)
+
+
+def authenticate(
+    session: Session, secret: str | None, client_certificate: str | None, address: str | None
+) -> AgentDevice:
+    """The device of a device secret (or, behind a trusted TLS proxy, of a client certificate)."""
+    stmt = select(*_COLUMNS).join(Device, Device.id == DeviceCredential.device_id)
+    if secret:
+        if not identity.is_device_secret(secret):
+            raise _refuse("not a device credential")
+        stmt = stmt.where(DeviceCredential.lookup_key == identity.device_lookup_key(secret))
+    elif client_certificate:
+        fingerprint = _certificate_fingerprint(client_certificate)
+        stmt = stmt.where(DeviceCredential.certificate_fingerprint == fingerprint)
+    else:
+        raise _refuse("send the device secret as 'Authorization: Bearer <secret>'")
+    row = session.execute(stmt).one_or_none()
+    if row is None or (secret and not identity.secret_matches(secret, row.secret_hash)):
+        raise _refuse("unknown device credential")
+    if row.revoked_at is not None:
+        raise _refuse("the device credential was revoked")
+    if not secret and (row.not_after is None or row.not_after <= utcnow()):
+        raise _refuse("the client certificate has expired")
+    if row.status != "enrolled":
+        raise DeviceRetired("this device was retired; enroll it again to manage it")
+    return AgentDevice(
+        credential_id=row.credential_id,
+        device_id=row.device_id,
+        school_id=row.school_id,
+        ownership=row.ownership,
+        inventory_hash=row.inventory_hash,
+        config_version=row.config_version,
+        address=address,
+    )
+
+
+def check_in_answer(config_version: int) -> dict[str, Any]:
+    """The check-in answer of protocol v1: the configuration version and the pending work."""
+    return {
+        "protocol": service.PROTOCOL_VERSION,
+        "config_version": config_version,
+        "check_in_seconds": int(current_app.config["AGENT_CHECK_IN_SECONDS"]),
+        "work": [],
+    }
+
+
+def check_in(
+    session: Session,
+    device: AgentDevice,
+    *,
+    inventory: dict[str, Any] | None,
+    os_version: str | None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Record that the device is alive (one UPDATE; the inventory only when it changed)."""
+    values: dict[str, Any] = {"last_seen_at": now or utcnow()}
+    if os_version is not None:
+        values["os_version"] = os_version
+    if inventory is not None:
+        kept, digest = service.encode_inventory(device.ownership, inventory)
+        if digest != device.inventory_hash:
+            values["inventory"] = kept
+            values["inventory_hash"] = digest
+    session.execute(
+        update(Device)
+        .where(Device.id == device.device_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return check_in_answer(device.config_version)
+
+
+def current_configuration(session: Session, device: AgentDevice) -> dict[str, Any]:
+    """The device's current configuration."""
+    row = session.scalar(
+        select(Device).where(Device.id == device.device_id).options(selectinload(Device.groups))
+    )
+    assert row is not None
+    return service.configuration(row)
+
+
+def record_result(session: Session, device: AgentDevice, work_id: str, status: str) -> None:
+    """Record the result of a piece of pending work; v1 has no kinds of work yet."""
+    raise NotFound(f"device {device.device_id} has no pending work {work_id!r}")
+
+
+def unenroll(session: Session, device: AgentDevice) -> None:
+    """The agent removes itself: the device is retired and its credentials revoked."""
+    row = session.get(Device, device.device_id)
+    assert row is not None
+    devices.retire(session, device.actor, row, "device")
+    service.revoke_credentials(session, device.device_id)
+
+
+def rotate_credential(
+    session: Session, device: AgentDevice, csr_pem: str | None
+) -> service.IssuedCredential:
+    """Replace the credential the device used by a new one; the old one stops working."""
+    csr = service.parse_csr(csr_pem)
+    row = session.get(Device, device.device_id)
+    assert row is not None
+    session.execute(
+        update(DeviceCredential)
+        .where(DeviceCredential.id == device.credential_id)
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    issued = service.issue_credential(session, row, csr)
+    audit.record(
+        session,
+        device.actor,
+        "device.credential.rotate",
+        "device",
+        device.device_id,
+        school_id=device.school_id,
+        details={"certificate": issued.certificate_pem is not None},
+    )
+    return issued

@@ -1,0 +1,117 @@
+"""The JSON agent protocol v1 for Android, Windows and Linux agents (docs/agent-protocol.md)."""
+
+from typing import Any
+
+from flask import current_app, request
+from flask_jwt_extended import get_current_user, verify_jwt_in_request
+from flask_smorest import Blueprint
+
+from enrollment import agent, service
+from enrollment.schemas import (
+    CheckInRequestSchema,
+    CheckInResponseSchema,
+    ConfigurationSchema,
+    EnrollRequestSchema,
+    EnrollResponseSchema,
+    ResultRequestSchema,
+    RotateRequestSchema,
+    RotateResponseSchema,
+)
+from mdm.auth import client_address
+from mdm.extensions import db
+
+blp = Blueprint(
+    "agent",
+    __name__,
+    url_prefix="/api/agent/v1",
+    description="JSON agent protocol v1: devices enroll, check in, report results, unenroll",
+)
+DEVICE_AUTH = [{"deviceSecret": []}]
+CLIENT_CERT_HEADER = "X-SSL-Client-Cert"
+
+
+def _device() -> agent.AgentDevice:
+    """The device this request authenticates as."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    secret = credential.strip() if scheme.lower() == "bearer" else None
+    certificate = (
+        request.headers.get(CLIENT_CERT_HEADER)
+        if current_app.config["AGENT_TRUST_CLIENT_CERT_HEADER"]
+        else None
+    )
+    return agent.authenticate(db.session, secret, certificate, client_address())
+
+
+@blp.route("/enroll", methods=["POST"])
+@blp.arguments(EnrollRequestSchema)
+@blp.response(201, EnrollResponseSchema)
+@blp.doc(security=[{}, {"ownerLogin": []}])
+def enroll(body: dict[str, Any]) -> dict[str, Any]:
+    """Enroll with a token and the device's facts; a BYOD device also sends its owner's login."""
+    verify_jwt_in_request(optional=True)
+    result = service.enroll(
+        db.session,
+        secret=body["token"],
+        facts=service.DeviceFacts(
+            platform=body["platform"],
+            model=body["model"],
+            os_version=body["os_version"],
+            name=body["name"],
+            inventory=body["inventory"],
+        ),
+        csr_pem=body["csr"],
+        owner=get_current_user(),
+        privacy_notice_version=body["privacy_notice_version"],
+        address=client_address(),
+    )
+    return {
+        "protocol": service.PROTOCOL_VERSION,
+        "device_id": result.device.id,
+        "credential": result.credential,
+        "configuration": result.configuration,
+    }
+
+
+@blp.route("/checkin", methods=["POST"])
+@blp.arguments(CheckInRequestSchema)
+@blp.response(200, CheckInResponseSchema)
+@blp.doc(security=DEVICE_AUTH)
+def check_in(body: dict[str, Any]) -> dict[str, Any]:
+    """Report that the device is alive (and its inventory); answers with the pending work."""
+    return agent.check_in(
+        db.session, _device(), inventory=body.get("inventory"), os_version=body.get("os_version")
+    )
+
+
+@blp.route("/configuration", methods=["GET"])
+@blp.response(200, ConfigurationSchema)
+@blp.doc(security=DEVICE_AUTH)
+def configuration() -> dict[str, Any]:
+    """The device's current configuration (fetch it when the check-in's config_version rose)."""
+    return agent.current_configuration(db.session, _device())
+
+
+@blp.route("/results", methods=["POST"])
+@blp.arguments(ResultRequestSchema)
+@blp.response(204)
+@blp.doc(security=DEVICE_AUTH)
+def result(body: dict[str, Any]) -> None:
+    """Report the result of a piece of work from a check-in answer."""
+    agent.record_result(db.session, _device(), body["work_id"], body["status"])
+
+
+@blp.route("/credential", methods=["POST"])
+@blp.arguments(RotateRequestSchema)
+@blp.response(200, RotateResponseSchema)
+@blp.doc(security=DEVICE_AUTH)
+def rotate_credential(body: dict[str, Any]) -> dict[str, Any]:
+    """Replace the device's credential (and certificate, with a CSR); the old one stops working."""
+    return {"credential": agent.rotate_credential(db.session, _device(), body["csr"])}
+
+
+@blp.route("/unenroll", methods=["POST"])
+@blp.response(204)
+@blp.doc(security=DEVICE_AUTH)
+def unenroll() -> None:
+    """The agent removes itself: the device is retired and its credentials revoked."""
+    agent.unenroll(db.session, _device())

@@ -1,0 +1,149 @@
+"""Enrollment API for admins and owners, and the enrollment page a person opens."""
+
+from typing import Any
+
+from flask import Blueprint as PageBlueprint
+from flask import Response, render_template, url_for
+from flask_smorest import Blueprint
+
+from enrollment import qr, service
+from enrollment.schemas import (
+    IssuedTokenSchema,
+    NoticeCreateSchema,
+    NoticeSchema,
+    OwnDeviceSchema,
+    TokenCreateSchema,
+    TokenQueryArgs,
+    TokenSchema,
+)
+from mdm.auth import client_address, current_actor, login_required, roles_required
+from mdm.errors import DomainError
+from mdm.extensions import db
+from mdm.models import School
+
+blp = Blueprint(
+    "enrollment",
+    __name__,
+    url_prefix="/api/v1",
+    description="Enrollment tokens, privacy notices, and one's own devices",
+)
+pages = PageBlueprint("enrollment_pages", __name__, template_folder="templates")
+ADMINS = ("it_admin", "school_admin")
+# The page's URL carries the token's secret: keep it out of caches and Referer headers.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+}
+
+
+@blp.route("/enrollment-tokens", methods=["GET"])
+@roles_required(*ADMINS)
+@blp.arguments(TokenQueryArgs, location="query")
+@blp.response(200, TokenSchema(many=True))
+def list_tokens(args: dict[str, Any]) -> Any:
+    """Enrollment tokens, newest first (the secrets are never shown again)."""
+    return service.list_tokens(db.session, current_actor(), **args)
+
+
+@blp.route("/enrollment-tokens", methods=["POST"])
+@roles_required(*ADMINS)
+@blp.arguments(TokenCreateSchema)
+@blp.response(201, IssuedTokenSchema)
+def create_token(body: dict[str, Any]) -> Any:
+    """Create an enrollment token; the answer holds its secret, enrollment URL and QR links."""
+    return service.create_token(db.session, current_actor(), **body)
+
+
+@blp.route("/enrollment-tokens/<int:token_id>", methods=["GET"])
+@roles_required(*ADMINS)
+@blp.response(200, TokenSchema)
+def get_token(token_id: int) -> Any:
+    """One enrollment token."""
+    return service.get_token(db.session, current_actor(), token_id)
+
+
+@blp.route("/enrollment-tokens/<int:token_id>/revoke", methods=["POST"])
+@roles_required(*ADMINS)
+@blp.response(200, TokenSchema)
+def revoke_token(token_id: int) -> Any:
+    """Revoke an enrollment token; devices already enrolled stay enrolled."""
+    return service.revoke_token(db.session, current_actor(), token_id)
+
+
+@blp.route("/privacy-notices", methods=["GET"])
+@roles_required(*ADMINS)
+@blp.arguments(TokenQueryArgs, location="query")
+@blp.response(200, NoticeSchema(many=True))
+def list_notices(args: dict[str, Any]) -> Any:
+    """Versions of the privacy notice shown to BYOD owners, newest first."""
+    return service.list_notices(db.session, current_actor(), **args)
+
+
+@blp.route("/privacy-notices", methods=["POST"])
+@roles_required(*ADMINS)
+@blp.arguments(NoticeCreateSchema)
+@blp.response(201, NoticeSchema)
+def create_notice(body: dict[str, Any]) -> Any:
+    """Publish a new version of the school's privacy notice; new BYOD enrollments consent to it."""
+    return service.create_notice(
+        db.session, current_actor(), body["text"], school_id=body["school_id"]
+    )
+
+
+@blp.route("/me/devices", methods=["GET"])
+@login_required
+@blp.response(200, OwnDeviceSchema(many=True))
+def my_devices() -> Any:
+    """Exactly what the school stores about each of one's devices, and the consent given."""
+    return [
+        {"device": device, "consent": consent}
+        for device, consent in service.own_devices(db.session, current_actor())
+    ]
+
+
+@blp.route("/me/devices/<int:device_id>/remove-management", methods=["POST"])
+@login_required
+@blp.response(204)
+def remove_management(device_id: int) -> None:
+    """End the school's management of one's own BYOD device."""
+    service.remove_own_device(db.session, current_actor(), device_id)
+
+
+@pages.route("/enroll/<secret>")
+def enroll_page(secret: str) -> tuple[str, int, dict[str, str]]:
+    """What enrolling with this token means, and for a personal device the privacy notice."""
+    try:
+        token = service.usable_token(db.session, secret, client_address())
+    except DomainError as exc:
+        return render_template("enrollment/enroll.html", error=exc.detail), exc.status, PAGE_HEADERS
+    school = db.session.get(School, token.school_id)
+    notice = service.current_notice(db.session, token.school_id)
+    return (
+        render_template(
+            "enrollment/enroll.html",
+            token=token,
+            school=school,
+            notice=notice,
+            secret=secret,
+            qr_url=url_for("enrollment_pages.enroll_qr_svg", secret=secret),
+        ),
+        200,
+        PAGE_HEADERS,
+    )
+
+
+@pages.route("/enroll/<secret>/qr.svg")
+def enroll_qr_svg(secret: str) -> Response:
+    """The QR code of the enrollment URL, as SVG."""
+    service.usable_token(db.session, secret, client_address())
+    svg = qr.qr_svg(service.enrollment_url(secret))
+    return Response(svg, mimetype="image/svg+xml", headers=PAGE_HEADERS)
+
+
+@pages.route("/enroll/<secret>/qr.png")
+def enroll_qr_png(secret: str) -> Response:
+    """The QR code of the enrollment URL, as PNG."""
+    service.usable_token(db.session, secret, client_address())
+    png = qr.qr_png(service.enrollment_url(secret))
+    return Response(png, mimetype="image/png", headers=PAGE_HEADERS)

@@ -1,0 +1,130 @@
+"""Enrollment models: tokens, privacy notices and consents, the device CA, device credentials."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mdm.device_models import Group
+from mdm.extensions import db
+from mdm.types import EncryptedBytes, UTCDateTime, utcnow
+
+token_groups = Table(
+    "enrollment_token_groups",
+    db.metadata,
+    Column("token_id", ForeignKey("enrollment_tokens.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class EnrollmentToken(db.Model):
+    """A secret that lets devices enroll into a school with a given ownership, role and groups."""
+
+    __tablename__ = "enrollment_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(200), default="")
+    # `et_` and the first characters of the secret: found by this, confirmed by the hash.
+    lookup_key: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    ownership: Mapped[str] = mapped_column(String(10))
+    user_role: Mapped[str] = mapped_column(String(20))
+    platform: Mapped[str | None] = mapped_column(String(20))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    max_uses: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    groups: Mapped[list[Group]] = relationship(secondary=token_groups, order_by=Group.name)
+
+    def state(self, now: datetime) -> str:
+        """active, revoked, expired or exhausted."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        if self.uses >= self.max_uses:
+            return "exhausted"
+        return "active"
+
+
+class PrivacyNotice(db.Model):
+    """One version of a school's privacy notice, shown to BYOD owners before they enroll."""
+
+    __tablename__ = "privacy_notices"
+    __table_args__ = (UniqueConstraint("school_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Consent(db.Model):
+    """A BYOD owner's consent to a version of the school's privacy notice, for one device."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
+    )
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    notice_id: Mapped[int] = mapped_column(ForeignKey("privacy_notices.id", ondelete="RESTRICT"))
+    notice_version: Mapped[int] = mapped_column(Integer)
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeviceCA(db.Model):
+    """A school's own device CA; its key is passphrase-encrypted PEM, and both are encrypted."""
+
+    __tablename__ = "device_cas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), unique=True
+    )
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    key_pem: Mapped[bytes] = mapped_column(EncryptedBytes)
+    key_passphrase: Mapped[bytes] = mapped_column(EncryptedBytes)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeviceCredential(db.Model):
+    """What a device authenticates with: a secret (stored hashed) and maybe a client certificate."""
+
+    __tablename__ = "device_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
+    )
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    lookup_key: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    certificate_serial: Mapped[str | None] = mapped_column(String(40))
+    certificate_fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
+    certificate_pem: Mapped[str | None] = mapped_column(Text)
+    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,532 @@
+"""Enrollment tokens, privacy notices and enrolling a device. They flush, never commit."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from enrollment import ca, identity, privacy, tokens
+from enrollment.models import Consent, DeviceCredential, EnrollmentToken, PrivacyNotice
+from mdm import audit, devices
+from mdm.actors import Actor
+from mdm.device_models import OWNERSHIPS, PLATFORMS, USER_ROLES, Device, Group
+from mdm.errors import (
+    Conflict,
+    Gone,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
+from mdm.models import School, User
+from mdm.ratelimit import FailureCounter
+from mdm.scoping import get_scoped, require_school, scoped
+from mdm.types import utcnow
+
+ADMIN_ROLES = ("it_admin", "school_admin", "system")
+MAX_TOKEN_DAYS = 366
+PROTOCOL_VERSION = 1
+
+
+class TokenUnknown(NotFound):
+    type = "enrollment-token-unknown"
+    title = "Unknown enrollment token"
+
+
+class TokenRevoked(Gone):
+    type = "enrollment-token-revoked"
+    title = "Enrollment token revoked"
+
+
+class TokenExpired(Gone):
+    type = "enrollment-token-expired"
+    title = "Enrollment token expired"
+
+
+class TokenExhausted(Gone):
+    type = "enrollment-token-exhausted"
+    title = "Enrollment token used up"
+
+
+TOKEN_STATE_ERRORS: dict[str, type[Gone]] = {
+    "revoked": TokenRevoked,
+    "expired": TokenExpired,
+    "exhausted": TokenExhausted,
+}
+
+
+def _require_admin(actor: Actor) -> None:
+    if actor.role not in ADMIN_ROLES:
+        raise PermissionDenied("only admins manage enrollment")
+
+
+def _admin_school(session: Session, actor: Actor, school_id: int | None) -> School:
+    _require_admin(actor)
+    school_id = school_id if school_id is not None else actor.school_id
+    if school_id is None:
+        raise ValidationFailed(errors={"school_id": ["required for a city IT admin"]})
+    require_school(actor, school_id)
+    school = session.get(School, school_id)
+    if school is None:
+        raise ValidationFailed(errors={"school_id": [f"no school {school_id}"]})
+    return school
+
+
+def enrollment_url(secret: str) -> str:
+    """The URL a person (or a phone camera, through the QR code) opens to enroll."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/enroll/{secret}"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token with its secret and links, handed out only this once."""
+
+    token: EnrollmentToken
+    secret: str
+
+    @property
+    def enrollment_url(self) -> str:
+        """The enrollment page's URL."""
+        return enrollment_url(self.secret)
+
+    @property
+    def qr_svg_url(self) -> str:
+        """The QR code of the enrollment URL, as SVG."""
+        return self.enrollment_url + "/qr.svg"
+
+    @property
+    def qr_png_url(self) -> str:
+        """The QR code of the enrollment URL, as PNG."""
+        return self.enrollment_url + "/qr.png"
+
+
+def create_token(
+    session: Session,
+    actor: Actor,
+    *,
+    ownership: str,
+    user_role: str,
+    school_id: int | None = None,
+    platform: str | None = None,
+    expires_at: datetime | None = None,
+    max_uses: int = 1,
+    group_ids: list[int] | None = None,
+    label: str = "",
+) -> IssuedToken:
+    """Create an enrollment token; its secret is shown only this once."""
+    school = _admin_school(session, actor, school_id)
+    errors: dict[str, list[str]] = {}
+    if ownership not in OWNERSHIPS:
+        errors["ownership"] = [f"must be one of {', '.join(OWNERSHIPS)}"]
+    if user_role not in USER_ROLES:
+        errors["user_role"] = [f"must be one of {', '.join(USER_ROLES)}"]
+    elif ownership == "byod" and user_role == "shared":
+        errors["user_role"] = ["a personal device belongs to a student or a teacher"]
+    if platform is not None and platform not in PLATFORMS:
+        errors["platform"] = [f"must be one of {', '.join(PLATFORMS)}"]
+    now = utcnow()
+    expires_at = expires_at or now + timedelta(days=14)
+    if not now < expires_at <= now + timedelta(days=MAX_TOKEN_DAYS):
+        errors["expires_at"] = [f"must be in the future, at most {MAX_TOKEN_DAYS} days ahead"]
+    if max_uses < 1:
+        errors["max_uses"] = ["at least 1"]
+    groups = list(session.scalars(select(Group).where(Group.id.in_(group_ids or []))))
+    missing = set(group_ids or []) - {g.id for g in groups if g.school_id == school.id}
+    if missing:
+        errors["group_ids"] = [f"not groups of the school: {', '.join(map(str, sorted(missing)))}"]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    secret = tokens.new_token_secret()
+    token = EnrollmentToken(
+        school_id=school.id,
+        label=label.strip(),
+        lookup_key=tokens.token_lookup_key(secret),
+        token_hash=tokens.hash_token(secret),
+        ownership=ownership,
+        user_role=user_role,
+        platform=platform,
+        expires_at=expires_at,
+        max_uses=max_uses,
+        uses=0,
+        created_by=actor.user_id,
+        groups=groups,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "enrollment_token.create",
+        "enrollment_token",
+        token.id,
+        school_id=school.id,
+        details={
+            "lookup_key": token.lookup_key,
+            "ownership": ownership,
+            "user_role": user_role,
+            "max_uses": max_uses,
+            "expires_at": expires_at.isoformat(),
+        },
+    )
+    return IssuedToken(token, secret)
+
+
+def list_tokens(
+    session: Session, actor: Actor, *, school_id: int | None = None
+) -> list[EnrollmentToken]:
+    """Enrollment tokens the admin may see, newest first."""
+    _require_admin(actor)
+    stmt = scoped(select(EnrollmentToken), EnrollmentToken, actor)
+    if school_id is not None:
+        stmt = stmt.where(EnrollmentToken.school_id == school_id)
+    stmt = stmt.options(selectinload(EnrollmentToken.groups)).order_by(EnrollmentToken.id.desc())
+    return list(session.scalars(stmt))
+
+
+def get_token(session: Session, actor: Actor, token_id: int) -> EnrollmentToken:
+    """One enrollment token the admin may see."""
+    _require_admin(actor)
+    return get_scoped(session, EnrollmentToken, token_id, actor)
+
+
+def revoke_token(session: Session, actor: Actor, token_id: int) -> EnrollmentToken:
+    """Revoke a token: no further device can enroll with it."""
+    token = get_token(session, actor, token_id)
+    if token.revoked_at is not None:
+        raise Conflict(f"enrollment token {token_id} is already revoked")
+    token.revoked_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "enrollment_token.revoke",
+        "enrollment_token",
+        token.id,
+        school_id=token.school_id,
+        details={"lookup_key": token.lookup_key, "uses": token.uses},
+    )
+    return token
+
+
+def _failures() -> FailureCounter:
+    return current_app.extensions["enrollment_token_failures"]
+
+
+def find_token(session: Session, secret: str, address: str | None) -> EnrollmentToken:
+    """The token with this secret, whatever its state; unknown secrets count as guesses."""
+    key = f"enroll-address:{address}"
+    count, retry_after = _failures().count(key)
+    if count >= int(current_app.config["ENROLLMENT_TOKEN_FAILURES_PER_ADDRESS"]):
+        raise RateLimited(retry_after)
+    token = None
+    if tokens.is_token_secret(secret):
+        token = session.scalar(
+            select(EnrollmentToken).where(
+                EnrollmentToken.lookup_key == tokens.token_lookup_key(secret)
+            )
+        )
+    if token is None or not tokens.token_matches(secret, token.token_hash):
+        _failures().add(key)
+        raise TokenUnknown("no enrollment token has this secret")
+    return token
+
+
+def usable_token(session: Session, secret: str, address: str | None) -> EnrollmentToken:
+    """The token with this secret if devices may still enroll with it."""
+    token = find_token(session, secret, address)
+    state = token.state(utcnow())
+    if state != "active":
+        raise TOKEN_STATE_ERRORS[state](f"this enrollment token is {state}")
+    return token
+
+
+def create_notice(
+    session: Session, actor: Actor, text: str, *, school_id: int | None = None
+) -> PrivacyNotice:
+    """Publish a new version of the school's privacy notice."""
+    school = _admin_school(session, actor, school_id)
+    if not text.strip():
+        raise ValidationFailed(errors={"text": ["must not be empty"]})
+    latest = session.scalar(
+        select(func.max(PrivacyNotice.version)).where(PrivacyNotice.school_id == school.id)
+    )
+    notice = PrivacyNotice(
+        school_id=school.id, version=(latest or 0) + 1, text=text.strip(), created_by=actor.user_id
+    )
+    session.add(notice)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "privacy_notice.create",
+        "privacy_notice",
+        notice.id,
+        school_id=school.id,
+        details={"version": notice.version},
+    )
+    return notice
+
+
+def list_notices(
+    session: Session, actor: Actor, *, school_id: int | None = None
+) -> list[PrivacyNotice]:
+    """Privacy notice versions the admin may see, newest first."""
+    _require_admin(actor)
+    stmt = scoped(select(PrivacyNotice), PrivacyNotice, actor)
+    if school_id is not None:
+        stmt = stmt.where(PrivacyNotice.school_id == school_id)
+    return list(session.scalars(stmt.order_by(PrivacyNotice.id.desc())))
+
+
+def current_notice(session: Session, school_id: int) -> PrivacyNotice | None:
+    """The school's newest privacy notice, if it has one."""
+    return session.scalar(
+        select(PrivacyNotice)
+        .where(PrivacyNotice.school_id == school_id)
+        .order_by(PrivacyNotice.version.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What a device says about itself when it enrolls."""
+
+    platform: str
+    model: str = ""
+    os_version: str = ""
+    name: str = ""
+    inventory: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A new device credential as the device receives it (the secret only this once)."""
+
+    secret: str
+    certificate_pem: str | None
+    ca_certificate_pem: str | None
+    not_after: datetime | None
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """The result of enrolling: the device, its credential and its first configuration."""
+
+    device: Device
+    credential: IssuedCredential
+    configuration: dict[str, Any]
+
+
+def encode_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """(what may be stored, its hash); drops BYOD-forbidden fields and refuses oversized ones."""
+    kept, _dropped = privacy.filter_inventory(ownership, inventory)
+    encoded = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    limit = int(current_app.config["AGENT_MAX_INVENTORY_BYTES"])
+    if len(encoded) > limit:
+        raise ValidationFailed(
+            "The inventory is too large.",
+            errors={"inventory": [f"at most {limit} bytes of JSON, got {len(encoded)}"]},
+        )
+    return kept, hashlib.sha256(encoded).hexdigest()
+
+
+def parse_csr(csr_pem: str | None) -> x509.CertificateSigningRequest | None:
+    """The device's CSR checked against the CA's key policy, or None when it sent none."""
+    if not csr_pem:
+        return None
+    try:
+        return identity.parse_csr(csr_pem.encode())
+    except identity.CsrError as exc:
+        raise ValidationFailed(
+            "The certificate signing request was refused.", errors={"csr": [str(exc)]}
+        ) from exc
+
+
+def issue_credential(
+    session: Session, device: Device, csr: x509.CertificateSigningRequest | None
+) -> IssuedCredential:
+    """Give the device a new secret and, for a CSR, a client certificate of its school's CA."""
+    secret = identity.new_device_secret()
+    credential = DeviceCredential(
+        school_id=device.school_id,
+        device_id=device.id,
+        lookup_key=identity.device_lookup_key(secret),
+        secret_hash=identity.hash_secret(secret),
+    )
+    certificate_pem = ca_pem = None
+    if csr is not None:
+        school = session.get(School, device.school_id)
+        assert school is not None
+        cert, school_ca = ca.issue_certificate(session, school, csr, device.id)
+        certificate_pem = identity.cert_to_pem(cert).decode()
+        ca_pem = identity.cert_to_pem(school_ca.certificate).decode()
+        credential.certificate_serial = format(cert.serial_number, "x")
+        credential.certificate_fingerprint = identity.certificate_fingerprint(cert)
+        credential.certificate_pem = certificate_pem
+        credential.not_after = cert.not_valid_after_utc
+    session.add(credential)
+    session.flush()
+    return IssuedCredential(secret, certificate_pem, ca_pem, credential.not_after)
+
+
+def configuration(device: Device) -> dict[str, Any]:
+    """The configuration an agent holds: what it is called, its groups, how often to check in."""
+    return {
+        "version": device.config_version,
+        "device_id": device.id,
+        "name": device.name,
+        "ownership": device.ownership,
+        "user_role": device.user_role,
+        "groups": [group.name for group in device.groups],
+        "check_in_seconds": int(current_app.config["AGENT_CHECK_IN_SECONDS"]),
+        "not_collected": sorted(privacy.BYOD_FORBIDDEN_INVENTORY_FIELDS)
+        if device.ownership == privacy.BYOD
+        else [],
+    }
+
+
+def _check_owner(
+    session: Session, token: EnrollmentToken, owner: User | None, notice_version: int | None
+) -> PrivacyNotice | None:
+    """Check who enrolls the device; for BYOD, their consent. Returns the notice consented to."""
+    if owner is not None and owner.school_id != token.school_id:
+        raise PermissionDenied("the enrollment token belongs to another school")
+    if token.ownership != privacy.BYOD:
+        return None
+    if owner is None:
+        raise NotAuthenticated(
+            "a personal device enrolls with its owner's login: send the owner's access token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if owner.role != token.user_role:
+        raise PermissionDenied(f"this enrollment token is for devices of a {token.user_role}")
+    notice = current_notice(session, token.school_id)
+    if notice is None:
+        raise Conflict("the school has no privacy notice yet; personal devices cannot enroll")
+    if notice_version != notice.version:
+        raise ValidationFailed(
+            "The owner must consent to the school's current privacy notice.",
+            errors={"privacy_notice_version": [f"consent to version {notice.version}"]},
+        )
+    return notice
+
+
+def enroll(
+    session: Session,
+    *,
+    secret: str,
+    facts: DeviceFacts,
+    csr_pem: str | None,
+    owner: User | None,
+    privacy_notice_version: int | None,
+    address: str | None,
+) -> Enrollment:
+    """Enroll a device with a token: every check passes before the first row is written."""
+    token = usable_token(session, secret, address)
+    if token.platform is not None and facts.platform != token.platform:
+        raise ValidationFailed(
+            errors={"platform": [f"this enrollment token is for {token.platform} devices"]}
+        )
+    notice = _check_owner(session, token, owner, privacy_notice_version)
+    csr = parse_csr(csr_pem)
+    inventory, inventory_hash = encode_inventory(token.ownership, facts.inventory)
+    consumed = session.execute(
+        update(EnrollmentToken)
+        .where(EnrollmentToken.id == token.id, EnrollmentToken.uses < EnrollmentToken.max_uses)
+        .values(uses=EnrollmentToken.uses + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if consumed.rowcount != 1:
+        raise TokenExhausted("this enrollment token is exhausted")
+    now = utcnow()
+    device = Device(
+        school_id=token.school_id,
+        ownership=token.ownership,
+        platform=facts.platform,
+        model=facts.model,
+        os_version=facts.os_version,
+        name=facts.name.strip() or facts.model or facts.platform,
+        user_role=token.user_role,
+        user_id=owner.id if owner is not None else None,
+        status="enrolled",
+        enrolled_at=now,
+        last_seen_at=now,
+        inventory=inventory,
+        inventory_hash=inventory_hash,
+        config_version=1,
+        groups=list(token.groups),
+    )
+    session.add(device)
+    session.flush()
+    credential = issue_credential(session, device, csr)
+    if notice is not None and owner is not None:
+        session.add(
+            Consent(
+                school_id=device.school_id,
+                device_id=device.id,
+                user_id=owner.id,
+                notice_id=notice.id,
+                notice_version=notice.version,
+                consented_at=now,
+            )
+        )
+    actor = Actor(
+        name=owner.username if owner is not None else f"token:{token.lookup_key}",
+        role="device",
+        user_id=owner.id if owner is not None else None,
+        school_id=token.school_id,
+        address=address,
+    )
+    audit.record(
+        session,
+        actor,
+        "device.enroll",
+        "device",
+        device.id,
+        school_id=device.school_id,
+        details={
+            "token_id": token.id,
+            "ownership": device.ownership,
+            "platform": device.platform,
+            "certificate": credential.certificate_pem is not None,
+            "privacy_notice_version": notice.version if notice is not None else None,
+        },
+    )
+    session.flush()
+    return Enrollment(device, credential, configuration(device))
+
+
+def own_devices(session: Session, actor: Actor) -> list[tuple[Device, Consent | None]]:
+    """The logged-in user's devices with the consent each was enrolled under."""
+    rows = devices.list_own_devices(session, actor)
+    consents = {
+        consent.device_id: consent
+        for consent in session.scalars(
+            select(Consent).where(Consent.device_id.in_([device.id for device in rows]))
+        )
+    }
+    return [(device, consents.get(device.id)) for device in rows]
+
+
+def revoke_credentials(session: Session, device_id: int) -> None:
+    """Revoke every live credential of a device."""
+    session.execute(
+        update(DeviceCredential)
+        .where(DeviceCredential.device_id == device_id, DeviceCredential.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def remove_own_device(session: Session, actor: Actor, device_id: int) -> None:
+    """The owner ends management of their BYOD device; its credentials are revoked."""
+    device = devices.remove_own_device(session, actor, device_id)
+    revoke_credentials(session, device.id)

@@ -1,0 +1,91 @@
+"""Device-management models: devices and groups (classes, teachers, custom sets)."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mdm.extensions import db
+from mdm.models import User
+from mdm.types import UTCDateTime, utcnow
+
+OWNERSHIPS = ("school", "byod")
+PLATFORMS = ("ios", "ipados", "macos", "android", "windows", "linux")
+DEVICE_STATUSES = ("enrolled", "retired")
+USER_ROLES = ("student", "teacher", "shared")
+GROUP_KINDS = ("class", "teachers", "custom")
+
+group_devices = Table(
+    "group_devices",
+    db.metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("device_id", ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+group_users = Table(
+    "group_users",
+    db.metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Group(db.Model):
+    """A named set of devices and users of one school: a class, the teachers, or a custom set."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    devices: Mapped[list["Device"]] = relationship(
+        secondary=group_devices, back_populates="groups", order_by="Device.id"
+    )
+    users: Mapped[list[User]] = relationship(secondary=group_users, order_by=User.id)
+
+
+class Device(db.Model):
+    """A managed tablet, phone or computer of a school, school-owned or the owner's own (BYOD)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        Index("ix_devices_school_status", "school_id", "status"),
+        Index("ix_devices_school_last_seen", "school_id", "last_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
+    )
+    ownership: Mapped[str] = mapped_column(String(10))
+    platform: Mapped[str] = mapped_column(String(20))
+    model: Mapped[str] = mapped_column(String(120), default="")
+    os_version: Mapped[str] = mapped_column(String(60), default="")
+    name: Mapped[str] = mapped_column(String(120))
+    # The role of the person using it (from the enrollment token): student, teacher or shared.
+    user_role: Mapped[str] = mapped_column(String(20))
+    # The person it is assigned to; for a BYOD device, its owner.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="enrolled")
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the device last reported, after the BYOD filter; the hash spares unchanged writes.
+    inventory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    inventory_hash: Mapped[str] = mapped_column(String(64), default="")
+    # Rises whenever the configuration the agent should hold changes (name, user, groups).
+    config_version: Mapped[int] = mapped_column(default=1)
+
+    user: Mapped[User | None] = relationship()
+    groups: Mapped[list[Group]] = relationship(
+        secondary=group_devices, back_populates="devices", order_by=Group.name
+    )
