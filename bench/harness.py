@@ -41,15 +41,35 @@ def free_port() -> int:
 def gunicorn(app_spec: str, env: dict[str, str], workers: int, threads: int) -> Iterator[str]:
     """Serve app_spec with config/gunicorn.conf.py on a free loopback port; yield its base URL."""
     port = free_port()
-    full_env = os.environ | env | {
-        "MDM_BIND": f"127.0.0.1:{port}",
-        "MDM_WORKERS": str(workers),
-        "MDM_THREADS": str(threads),
-    }
-    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
-               "--access-logfile", "/dev/null", "--error-logfile", "-", app_spec]
-    process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+    full_env = (
+        os.environ
+        | env
+        | {
+            "MDM_BIND": f"127.0.0.1:{port}",
+            "MDM_WORKERS": str(workers),
+            "MDM_THREADS": str(threads),
+        }
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(GUNICORN_CONF),
+        "--access-logfile",
+        "/dev/null",
+        "--error-logfile",
+        "-",
+        app_spec,
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, process)
@@ -78,18 +98,33 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float =
     raise RuntimeError("gunicorn did not come up")
 
 
-def wrk(url: str, *, seconds: int, connections: int, threads: int = 2,
-        script: Path | None = None, script_args: list[str] | None = None) -> WrkResult:
+def wrk(
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    threads: int = 2,
+    script: Path | None = None,
+    script_args: list[str] | None = None,
+) -> WrkResult:
     """Run wrk with latency statistics (bounded in time) and parse what it prints."""
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-               "--timeout", "5s"]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
     if script is not None:
         command += ["-s", str(script)]
     command.append(url)
     if script_args:
         command += ["--", *script_args]
-    output = subprocess.run(command, capture_output=True, text=True, check=True,
-                            timeout=seconds + 60).stdout
+    output = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
     return parse_wrk(output)
 
 
@@ -108,7 +143,8 @@ def parse_wrk(output: str) -> WrkResult:
     if non_2xx:
         errors += int(non_2xx.group(1))
     socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
     return WrkResult(rps, _ms(*p50.groups()), _ms(*p99.groups()), total, errors)
