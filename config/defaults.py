@@ -63,6 +63,13 @@ BASE_URL = "http://localhost:5000"
 # Default time zone of new schools.
 DEFAULT_TIMEZONE = "Europe/Berlin"
 
+# Timetable folder import: a folder with one subfolder per school slug (e.g.
+# /srv/timetables/gymnasium-a/) into which Untis or Indiware write their export (files or a zip).
+# The job `schedules.import-folder` imports a school's export when its files changed. Empty: off.
+TIMETABLE_IMPORT_FOLDER = ""
+# How often the folder job looks, in seconds.
+TIMETABLE_IMPORT_INTERVAL_SECONDS = 300
+
 # Where the OpenAPI document and the API docs page are served.
 API_TITLE = "Schul-MDM"
 API_VERSION = "v1"

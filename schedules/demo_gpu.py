@@ -1,8 +1,9 @@
 """A generated demo school as Untis GPU export files (GPU001-GPU006, GPU013, GPU014).
 
 Deterministic for a seed, so demos, tests and benchmarks see the same school. The timetable is
-built greedily: every class, teacher and room is in one place per period, religion (REV/RKA/ETH)
-and the second foreign language (F/L) are parallel groups sharing one lesson number.
+built greedily: every class, teacher and room is in one place per period, religion
+(REV/RKA/ETH/IRU) and the second foreign language (F/L/S) are parallel groups sharing one lesson
+number.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -59,33 +60,40 @@ SUBJECT_NAMES = {
     "E": "Englisch",
     "F": "Französisch",
     "L": "Latein",
+    "S": "Spanisch",
     "BIO": "Biologie",
     "CH": "Chemie",
     "PH": "Physik",
+    "INF": "Informatik",
     "GE": "Geschichte",
     "EK": "Erdkunde",
+    "PO": "Politik",
     "KU": "Kunst",
     "MU": "Musik",
     "SP": "Sport",
     "REV": "Evangelische Religion",
     "RKA": "Katholische Religion",
     "ETH": "Ethik",
+    "IRU": "Islamische Religion",
 }
-# Weekly hours per grade band (5-6, 7-10, 11-12). A unit of several subjects is a parallel group.
+# Weekly hours per grade band (5-6, 7-10, 11-12). A unit of several subjects is a parallel group;
+# those come early, while a class still has free periods to put four groups side by side.
 CURRICULUM: tuple[tuple[tuple[str, ...], tuple[int, int, int]], ...] = (
-    (("D",), (5, 4, 4)),
-    (("M",), (5, 4, 4)),
-    (("E",), (5, 4, 3)),
-    (("F", "L"), (0, 4, 3)),
+    (("D",), (5, 5, 4)),
+    (("REV", "RKA", "ETH", "IRU"), (2, 2, 2)),
+    (("F", "L", "S"), (0, 4, 4)),
+    (("M",), (5, 5, 4)),
+    (("E",), (5, 4, 4)),
     (("BIO",), (2, 2, 2)),
     (("CH",), (0, 2, 2)),
     (("PH",), (0, 2, 2)),
+    (("INF",), (1, 1, 2)),
     (("GE",), (2, 2, 2)),
-    (("EK",), (2, 2, 1)),
+    (("EK",), (2, 2, 2)),
+    (("PO",), (0, 2, 2)),
     (("KU",), (2, 2, 2)),
-    (("MU",), (2, 2, 1)),
-    (("SP",), (3, 3, 2)),
-    (("REV", "RKA", "ETH"), (2, 2, 2)),
+    (("MU",), (2, 2, 2)),
+    (("SP",), (3, 3, 3)),
 )
 # Subjects taught in special rooms: room prefix and long name. Others use the home room, and
 # the second and third group of a parallel unit use group rooms.
@@ -93,6 +101,7 @@ SPECIAL_ROOMS = {
     "BIO": ("BIO", "Biologieraum"),
     "CH": ("CH", "Chemieraum"),
     "PH": ("PH", "Physikraum"),
+    "INF": ("PC", "Computerraum"),
     "KU": ("KU", "Kunstraum"),
     "MU": ("MU", "Musikraum"),
     "SP": ("TH", "Turnhalle"),
@@ -182,10 +191,14 @@ def generate_school(
     substitutions_per_day: int = 30,
     encoding: str = "cp1252",
     separator: str = ",",
+    named_teachers: Sequence[tuple[str, str]] = (),
 ) -> dict[str, bytes]:
-    """Generate a demo school's GPU files (name -> bytes), substitutions on `days` school days."""
+    """Generate a demo school's GPU files (name -> bytes), substitutions on `days` school days.
+
+    named_teachers (first name, last name) replace the names of the first generated teachers.
+    """
     rng = random.Random(seed)
-    school = _build_school(rng, classes, teachers)
+    school = _build_school(rng, classes, teachers, named_teachers)
     _place_timetable(rng, school)
     substitutions, absences = _plan_days(
         rng, school, school_days(start, days), substitutions_per_day
@@ -224,7 +237,12 @@ def _band(class_name: str) -> int:
     return 0 if grade <= 6 else 1 if grade <= 10 else 2
 
 
-def _build_school(rng: random.Random, class_count: int, teacher_count: int) -> _School:
+def _build_school(
+    rng: random.Random,
+    class_count: int,
+    teacher_count: int,
+    named_teachers: Sequence[tuple[str, str]] = (),
+) -> _School:
     class_names = _class_names(class_count)
     home_rooms = {
         name: f"{'ABC'[index // 30]}{101 + index % 30}" for index, name in enumerate(class_names)
@@ -234,27 +252,32 @@ def _build_school(rng: random.Random, class_count: int, teacher_count: int) -> _
         for subjects, hours in CURRICULUM:
             for subject in subjects:
                 demand[subject] += hours[_band(name)]
-    teachers = _make_teachers(rng, teacher_count)
+    teachers = _make_teachers(rng, teacher_count, named_teachers)
     subjects_of = _assign_subjects(rng, [abbreviation for abbreviation, *_ in teachers], demand)
     rooms = [(home_rooms[name], f"Klassenraum {name}", 30) for name in class_names]
     for subject, (prefix, long_name) in SPECIAL_ROOMS.items():
-        count = max(1, math.ceil(demand[subject] / 30))
+        count = max(1, math.ceil(demand[subject] / 25))
         rooms += [
             (f"{prefix}{number}", f"{long_name} {number}", 28) for number in range(1, count + 1)
         ]
-    group_demand = demand["RKA"] + demand["ETH"] + demand["L"]
-    count = max(2, math.ceil(group_demand / 28))
+    group_demand = sum(demand[subject] for subject in ("RKA", "ETH", "IRU", "L", "S"))
+    count = max(2, math.ceil(group_demand / 20))
     rooms += [(f"{GROUP_ROOM[0]}{n}", f"{GROUP_ROOM[1]} {n}", 16) for n in range(1, count + 1)]
     rooms += [(SPARE_ROOM, "Aula", 200), (YARD, "Schulhof", None)]
     return _School(class_names, home_rooms, teachers, subjects_of, rooms, [])
 
 
-def _make_teachers(rng: random.Random, count: int) -> list[tuple[str, str, str, int]]:
+def _make_teachers(
+    rng: random.Random, count: int, named: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, str, int]]:
     teachers, used = [], set()
-    for _ in range(count):
+    for index in range(count):
         gender = rng.choice((1, 2))
         first = rng.choice(FIRST_NAMES_FEMALE if gender == 1 else FIRST_NAMES_MALE)
         last = rng.choice(LAST_NAMES)
+        if index < len(named):
+            first, last = named[index]
+            gender = 1 if first in FIRST_NAMES_FEMALE else 2
         abbreviation = f"{last[:3]}{first[0]}"
         suffix = 2
         while abbreviation in used:

@@ -33,7 +33,10 @@ PASSWORD = "correct-horse-9"
 def pytest_configure(config: pytest.Config) -> None:
     """Keep MDM_* variables of the developer's shell out of the tests."""
     for name in list(os.environ):
-        if name.startswith("MDM_") and name != "MDM_TEST_DATABASE_URL":
+        if name.startswith("MDM_") and name not in (
+            "MDM_TEST_DATABASE_URL",
+            "MDM_WRITE_SCREENSHOT",
+        ):
             del os.environ[name]
 
 

@@ -69,15 +69,18 @@ def test_nobody_is_in_two_places_at_once() -> None:
     assert all(len(numbers) == 1 for numbers in class_slots.values())
 
 
+RELIGION = {"REV", "RKA", "ETH", "IRU"}
+
+
 def test_religion_is_a_parallel_group_with_courses() -> None:
     batch = school()
-    religion = [lesson for lesson in batch.lessons if lesson.subject in ("REV", "RKA", "ETH")]
+    religion = [lesson for lesson in batch.lessons if lesson.subject in RELIGION]
     by_slot: dict[tuple, set[str]] = {}
     for lesson in religion:
         key = (lesson.lesson_number, lesson.weekday, lesson.period)
         by_slot.setdefault(key, set()).add(lesson.subject)
     assert by_slot
-    assert all(subjects == {"REV", "RKA", "ETH"} for subjects in by_slot.values())
+    assert all(subjects == RELIGION for subjects in by_slot.values())
     assert all(lesson.course == f"{lesson.subject}_{lesson.classes[0]}" for lesson in religion)
 
 

@@ -1,0 +1,115 @@
+"""Small hand-written exports for the import tests: GPU files, an Indiware plan, zips."""
+
+import io
+import zipfile
+from datetime import date
+
+MONDAY = date(2026, 11, 23)
+TUESDAY = date(2026, 11, 24)
+
+CLASSES = '"5a","Klasse 5a",,"A101"\r\n"5b","Klasse 5b",,"A102"\r\n'
+TEACHERS = (
+    '"MUE","Müller"' + "," * 27 + '"Sabine",,,,"s.mueller@schule.example"\r\n'
+    '"SCH","Schneider"' + "," * 27 + '"Thomas"\r\n'
+)
+ROOMS = '"A101","Klassenraum 5a"\r\n"A102","Klassenraum 5b"\r\n"AULA","Aula"\r\n'
+SUBJECTS = '"M","Mathematik"\r\n"D","Deutsch"\r\n'
+TIMETABLE = (
+    '1,"5a","MUE","M","A101",1,1\r\n1,"5a","MUE","M","A101",2,1\r\n2,"5b","SCH","D","A102",1,2\r\n'
+)
+
+
+def substitution(
+    number: int,
+    day: date,
+    period: int,
+    *,
+    absent: str = "MUE",
+    substitute: str = "SCH",
+    subject: str = "M",
+    room: str = "A101",
+    new_room: str = "",
+    classes: str = "5a",
+    art: int = 0,
+    letter: str = "",
+    text: str = "",
+) -> str:
+    """One GPU014 line (22 fields)."""
+    fields = [
+        str(number),
+        f'"{day:%Y%m%d}"',
+        str(period),
+        "",
+        "1",
+        f'"{absent}"',
+        f'"{substitute}"',
+        f'"{subject}"',
+        "",
+        "",
+        "",
+        f'"{room}"',
+        f'"{new_room}"',
+        "",
+        f'"{classes}"',
+        "",
+        f'"{text}"',
+        str(art),
+        "",
+        f'"{letter}"',
+        "202611201530",
+        "",
+    ]
+    return ",".join(fields) + "\r\n"
+
+
+def gpu_files(*substitutions: str, master_data: bool = True) -> dict[str, bytes]:
+    """A GPU export: master data and timetable (unless master_data=False) and GPU014."""
+    files = {"GPU014.TXT": "".join(substitutions).encode("cp1252")}
+    if master_data:
+        files |= {
+            "GPU001.TXT": TIMETABLE.encode("cp1252"),
+            "GPU003.TXT": CLASSES.encode("cp1252"),
+            "GPU004.TXT": TEACHERS.encode("cp1252"),
+            "GPU005.TXT": ROOMS.encode("cp1252"),
+            "GPU006.TXT": SUBJECTS.encode("cp1252"),
+        }
+    return files
+
+
+def base_files() -> dict[str, bytes]:
+    """Master data and three substitutions on Monday and Tuesday."""
+    return gpu_files(
+        substitution(1, MONDAY, 1),
+        substitution(2, MONDAY, 2, art=1, letter="C", substitute=""),
+        substitution(3, TUESDAY, 1, classes="5b", subject="D", absent="SCH", substitute="MUE"),
+    )
+
+
+def zipped(files: dict[str, bytes], folder: str = "") -> bytes:
+    """The files in a zip, optionally inside a folder."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(folder + name, data)
+    return buffer.getvalue()
+
+
+INDIWARE_PLAN = """<?xml version="1.0" encoding="utf-8"?>
+<VpMobil>
+  <Kopf><zeitstempel>22.11.2026, 16:45</zeitstempel>
+    <DatumPlan>Montag, 23. November 2026</DatumPlan><datei>PlanKl20261123.xml</datei></Kopf>
+  <FreieTage><ft>261221</ft><ft>261222</ft><ft>261223</ft></FreieTage>
+  <Klassen>
+    <Kl><Kurz>5a</Kurz>
+      <KlStunden><KlSt ZeitVon="07:55" ZeitBis="08:40">1</KlSt>
+        <KlSt ZeitVon="08:45" ZeitBis="09:30">2</KlSt></KlStunden>
+      <Unterricht><Ue><UeNr UeLe="Mül" UeFa="Mat">100</UeNr></Ue></Unterricht>
+      <Pl>
+        <Std><St>1</St><Fa>Mat</Fa><Le LeAe="LeGeaendert">Sch</Le><Ra>A101</Ra><Nr>100</Nr>
+          <If>für Mat Frau Müller</If></Std>
+        <Std><St>2</St><Fa>Deu</Fa><Le>Kön</Le><Ra>A101</Ra><Nr>101</Nr><If></If></Std>
+      </Pl></Kl>
+  </Klassen>
+  <ZusatzInfo><ZiZeile>Heute Wandertag der 7. Klassen.</ZiZeile></ZusatzInfo>
+</VpMobil>
+"""

@@ -1,0 +1,263 @@
+"""The import API: uploads of files and zips, refusals as problem+json, history, scoping."""
+
+import io
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from mdm.extensions import db
+from mdm.models import School, User
+from schedules import importfiles, models
+from tests.conftest import SAMPLES
+from tests.schedules.import_fixtures import MONDAY, base_files, gpu_files, substitution, zipped
+
+Headers = Callable[[User], dict[str, str]]
+
+
+def url(school: School, suffix: str = "") -> str:
+    return f"/api/v1/schools/{school.id}/timetable/imports{suffix}"
+
+
+def multipart(files: dict[str, bytes], **fields: str) -> dict[str, object]:
+    return {"files": [(io.BytesIO(data), name) for name, data in files.items()], **fields}
+
+
+def upload(
+    client: FlaskClient, school: School, headers: dict[str, str], files: dict[str, bytes]
+) -> object:
+    return client.post(
+        url(school), data=multipart(files), headers=headers, content_type="multipart/form-data"
+    )
+
+
+def substitution_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(models.Substitution)) or 0
+
+
+def test_upload_files_returns_the_report(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    files = base_files()
+    files["GPU014.TXT"] += b'9,"20261124",3\r\n'
+    response = upload(client, school, headers(school_admin), files)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["source"] == "untis-gpu" and body["actor"] == "admin-a"
+    assert body["counts"]["substitutions"] == 3 and body["counts"]["classes"] == 2
+    assert body["changes"] == {"new": 3, "changed": 0, "removed": 0}
+    assert body["plan_changed"] is True and body["plan_version"] == 1
+    assert body["warnings"] == [
+        {
+            "file": "GPU014.TXT",
+            "line": 4,
+            "message": "truncated line: 3 fields, GPU014 needs 20; skipped",
+        }
+    ]
+    assert body["covered_dates"] == ["2026-11-23", "2026-11-24"]
+    again = upload(client, school, headers(school_admin), base_files()).get_json()
+    assert again["plan_changed"] is False and again["plan_version"] == 1
+
+
+def test_zip_upload_as_body_and_inside_the_form(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    archive = zipped(base_files(), folder="export/")
+    response = client.post(
+        url(school) + "?format=untis-gpu",
+        data=archive,
+        headers=headers(school_admin),
+        content_type="application/zip",
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["changes"]["new"] == 3
+    changed = gpu_files(substitution(1, MONDAY, 1, substitute="MUE"), master_data=False)
+    response = upload(client, school, headers(school_admin), {"plan.zip": zipped(changed)})
+    assert response.status_code == 201
+    assert response.get_json()["changes"] == {"new": 0, "changed": 1, "removed": 1}
+
+
+def test_zip_members_of_macos_and_folders_are_ignored(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    files = base_files() | {"__MACOSX/._GPU014.TXT": b"\x00\x05\x16", ".DS_Store": b"\x00"}
+    response = upload(client, school, headers(school_admin), {"x.zip": zipped(files)})
+    assert response.status_code == 201, response.get_json()
+    assert sorted(response.get_json()["files"]) == sorted(base_files())
+
+
+@pytest.mark.parametrize(
+    ("archive", "reason"),
+    [
+        (zipped({"../GPU014.TXT": b"x"}), "unsafe path"),
+        (zipped({"/etc/GPU014.TXT": b"x"}), "unsafe path"),
+        (zipped({"a/GPU014.TXT": b"x", "b/GPU014.TXT": b"y"}), "two files named"),
+        (b"PK\x03\x04 not really a zip", "not a readable zip"),
+        (zipped({f"f{n}.txt": b"x" for n in range(5)}), "at most 3"),
+        (zipped({"GPU014.TXT": b"1" * 5000}), "more than 4000 bytes"),
+    ],
+)
+def test_unsafe_or_oversized_zips_are_refused(
+    client: FlaskClient,
+    school: School,
+    school_admin: User,
+    headers: Headers,
+    monkeypatch: pytest.MonkeyPatch,
+    archive: bytes,
+    reason: str,
+) -> None:
+    monkeypatch.setattr(importfiles, "MAX_FILES", 3)
+    monkeypatch.setattr(importfiles, "MAX_TOTAL_BYTES", 4000)
+    response = client.post(
+        url(school), data=archive, headers=headers(school_admin), content_type="application/zip"
+    )
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert reason in response.get_json()["errors"]["files"][0]
+
+
+@pytest.mark.parametrize(
+    ("files", "form", "field", "reason"),
+    [
+        ({"GPU014.TXT": b"\x00garbage\x00"}, {}, "files", "binary data"),
+        ({"GPU014.TXT": b"no,real\r\nlines,here\r\n"}, {}, "files", "not a GPU014 export"),
+        (base_files(), {"format": "indiware"}, "files", "no .xml file"),
+        (base_files(), {"format": "word"}, "format", "one of"),
+        ({}, {}, "files", "attach"),
+    ],
+)
+def test_bad_input_is_a_clear_problem_and_changes_nothing(
+    client: FlaskClient,
+    school: School,
+    school_admin: User,
+    headers: Headers,
+    files: dict[str, bytes],
+    form: dict[str, str],
+    field: str,
+    reason: str,
+) -> None:
+    assert upload(client, school, headers(school_admin), base_files()).status_code == 201
+    response = client.post(
+        url(school),
+        data=multipart(files, **form),
+        headers=headers(school_admin),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    body = response.get_json()
+    assert (
+        response.mimetype == "application/problem+json" and body["type"] == "/problems/validation"
+    )
+    assert reason in body["errors"][field][0]
+    assert substitution_count() == 3
+    assert client.get(url(school), headers=headers(school_admin)).get_json()["total"] == 1
+
+
+def test_date_outside_the_school_year_is_a_problem(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    db.session.add(
+        models.SchoolYear(
+            school_id=school.id,
+            name="2026/27",
+            starts_on=date(2026, 8, 1),
+            ends_on=date(2027, 7, 31),
+        )
+    )
+    db.session.commit()
+    old = gpu_files(substitution(1, date(2025, 3, 3), 1))
+    response = upload(client, school, headers(school_admin), old)
+    assert response.status_code == 400
+    assert "2025-03-03" in response.get_json()["detail"]
+    assert substitution_count() == 0
+    assert db.session.scalar(select(func.count()).select_from(models.Teacher)) == 0
+
+
+def test_other_formats_need_the_right_body_type(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    response = client.post(url(school), json={"files": []}, headers=headers(school_admin))
+    assert response.status_code == 415
+
+
+def test_history_lists_imports_and_shows_their_changes(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    upload(client, school, headers(school_admin), base_files())
+    changed = gpu_files(substitution(1, MONDAY, 1, substitute="MUE"), master_data=False)
+    second = upload(client, school, headers(school_admin), changed).get_json()
+    listing = client.get(url(school), headers=headers(school_admin)).get_json()
+    assert listing["total"] == 2
+    assert [item["id"] for item in listing["items"]] == [second["id"], second["id"] - 1]
+    detail = client.get(url(school, f"/{second['id']}"), headers=headers(school_admin))
+    assert detail.status_code == 200
+    changes = {c["change"]: c for c in detail.get_json()["substitution_changes"]}
+    assert set(changes) == {"changed", "removed"}
+    assert changes["changed"]["date"] == "2026-11-23"
+    assert changes["changed"]["before"]["new_teachers"] == ["SCH"]
+    assert changes["changed"]["after"]["new_teachers"] == ["MUE"]
+
+
+def test_imports_are_school_scoped_and_admin_only(
+    client: FlaskClient,
+    school: School,
+    other_school: School,
+    school_admin: User,
+    student: User,
+    teacher: User,
+    it_admin: User,
+    create_user: Callable[..., User],
+    headers: Headers,
+) -> None:
+    other_admin = create_user("school_admin", other_school, username="admin-b")
+    first = upload(client, school, headers(school_admin), base_files()).get_json()
+    assert upload(client, school, headers(other_admin), base_files()).status_code == 404
+    assert client.get(url(school), headers=headers(other_admin)).status_code == 404
+    assert (
+        client.get(url(school, f"/{first['id']}"), headers=headers(other_admin)).status_code == 404
+    )
+    assert (
+        client.get(url(other_school, f"/{first['id']}"), headers=headers(other_admin)).status_code
+        == 404
+    )
+    assert upload(client, school, headers(student), base_files()).status_code == 403
+    assert upload(client, school, headers(teacher), base_files()).status_code == 403
+    assert client.get(url(school), headers=headers(student)).status_code == 403
+    assert client.get(url(school)).status_code == 401
+    assert client.get(url(school), headers=headers(it_admin)).get_json()["total"] == 1
+    assert substitution_count() == 3
+
+
+SAMPLE_EXPORTS = [
+    ("untis", ["GPU014-schulit.TXT", "GPU002-schulit.TXT"], "untis-gpu"),
+    ("untis", ["subst-2019-schulit.htm"], "untis-html"),
+    ("untis", ["subst_001-monitor-2018.htm"], "untis-html"),
+    ("indiware", ["PlanKl20170621.xml"], "indiware"),
+]
+
+
+@pytest.mark.parametrize(("folder", "names", "source"), SAMPLE_EXPORTS)
+def test_real_samples_import_through_the_api(
+    client: FlaskClient,
+    school: School,
+    school_admin: User,
+    headers: Headers,
+    folder: str,
+    names: list[str],
+    source: str,
+) -> None:
+    paths = [SAMPLES / folder / name for name in names]
+    if not all(path.is_file() for path in paths):
+        pytest.skip("samples not present")
+    files = {path.name: path.read_bytes() for path in paths}
+    response = upload(client, school, headers(school_admin), files)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["source"] == source
+    assert body["changes"]["new"] == substitution_count() > 0
+    assert body["plan_changed"] is True
+    again = upload(client, school, headers(school_admin), files).get_json()
+    assert again["changes"] == {"new": 0, "changed": 0, "removed": 0}
+    assert again["plan_changed"] is False

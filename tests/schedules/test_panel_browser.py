@@ -1,0 +1,190 @@
+"""The panel page in headless Chromium against a real server: log in, pick, see, reload, screen."""
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from mdm.actors import Actor
+from mdm.extensions import db
+from mdm.models import School, User
+from schedules import panel_service
+from schedules.importdata import SUBSTITUTION
+from tests.conftest import PASSWORD
+from tests.schedules.panel_factories import bump_plan, change, seed_plan
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "panel-screenshot.png"
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() or not CHROMEDRIVER.exists(), reason="needs Debian's chromium"
+)
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--lang=de-DE",
+]
+
+
+@pytest.fixture(autouse=True)
+def fresh_plan_cache() -> Iterator[None]:
+    panel_service.plan_cache.clear()
+    yield
+    panel_service.plan_cache.clear()
+
+
+@pytest.fixture
+def server(app: Flask) -> Iterator[str]:
+    """The app on a real port of the loopback interface, served from a thread."""
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Callable[[int, int], WebDriver]]:
+    """Factory: a headless Chromium with a fresh profile and a viewport of the given size."""
+    drivers: list[WebDriver] = []
+
+    def start(width: int, height: int) -> WebDriver:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={tmp_path / f'profile-{len(drivers)}'}")
+        options.add_argument(f"--window-size={width},{height}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": "de-DE,de"})
+        options.add_experimental_option(
+            "mobileEmulation",
+            {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}},
+        )
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        drivers.append(driver)
+        return driver
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+
+
+def screenshot_wanted() -> bool:
+    """MDM_WRITE_SCREENSHOT=1 asks the test to write docs/panel-screenshot.png."""
+    return os.environ.get("MDM_WRITE_SCREENSHOT") == "1"
+
+
+def wait(driver: WebDriver, seconds: float = 10) -> WebDriverWait:
+    return WebDriverWait(driver, seconds)
+
+
+def plan_text(driver: WebDriver) -> str:
+    wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#plan .entry")))
+    return driver.find_element(By.ID, "plan").text
+
+
+def test_a_student_logs_in_picks_7a_and_sees_its_plan(
+    server: str,
+    school: School,
+    create_user: Callable[..., User],
+    browser: Callable[[int, int], WebDriver],
+) -> None:
+    seed_plan(school.id)
+    create_user("student", school, username="anna", first_name="Anna", class_name="7a")
+    driver = browser(390, 844)
+    driver.get(f"{server}/panel")
+    wait(driver).until(ec.visibility_of_element_located((By.ID, "username")))
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Vertretungsplan"
+    driver.find_element(By.ID, "username").send_keys("anna")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+
+    wait(driver).until(ec.visibility_of_element_located((By.ID, "pick-class")))
+    wait(driver).until(
+        lambda d: d.execute_script("return document.getElementById('pick-class').value") == "7a"
+    )
+    driver.find_element(By.CSS_SELECTOR, "#picker button[type=submit]").click()
+
+    text = plan_text(driver)
+    assert "Mathe fällt aus" in text  # 7a's cancellation today
+    assert "Entfall" in text  # the type in words, not by colour alone
+    assert "Raumänderung" in text and "R999" in text  # 7a's room change on the next day
+    assert "Aufgaben im Buch" not in text  # 5b's substitution
+    assert "Biologie entfällt" not in text  # 5b's cancellation
+    assert "Heute Schulkonzert in der Aula" in text
+    assert "Klasse 7a" in driver.find_element(By.ID, "selection-label").text
+    assert driver.find_element(By.ID, "updated").text.startswith("Stand: ")
+    cancelled = driver.find_element(By.CSS_SELECTOR, "#plan .entry.k-red")
+    assert "Entfall" in cancelled.text
+
+    driver.refresh()
+    text = plan_text(driver)
+    assert "Mathe fällt aus" in text and "Aufgaben im Buch" not in text
+    assert not driver.find_element(By.ID, "picker").is_displayed()
+    assert not driver.find_element(By.ID, "login").is_displayed()
+
+    if screenshot_wanted():
+        driver.execute_script("window.scrollTo(0, 0)")
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOT))
+
+
+def test_the_entrance_hall_screen_shows_every_class_page_by_page(
+    server: str,
+    school: School,
+    browser: Callable[[int, int], WebDriver],
+) -> None:
+    first, _second = seed_plan(school.id)
+    for period in range(1, 5):
+        for number, cls in enumerate(("6a", "6b", "8a", "8b", "9a", "9b", "10a", "10b")):
+            change(
+                school.id,
+                f"extra-{period}-{cls}",
+                first,
+                SUBSTITUTION,
+                period,
+                original_subject="PH",
+                original_teachers=["ALT"],
+                original_classes=[cls],
+                new_teachers=["NEU"],
+                new_rooms=[f"R{300 + number}"],
+                text="Vertretung",
+            )
+    db.session.commit()
+    bump_plan(school.id)
+    secret = panel_service.issue_panel_link(db.session, Actor.system("test"), school.id)
+    db.session.commit()
+
+    driver = browser(1280, 720)
+    driver.get(f"{server}/panel/{secret}?screen=1")
+    plan_text(driver)
+    assert "screen" in driver.find_element(By.TAG_NAME, "body").get_attribute("class")
+    assert not driver.find_element(By.ID, "login").is_displayed()
+    wait(driver).until(lambda d: d.find_element(By.ID, "pager").text.startswith("Seite 1/"))
+    visible = [e for e in driver.find_elements(By.CSS_SELECTOR, ".entry") if e.is_displayed()]
+    hidden = [e for e in driver.find_elements(By.CSS_SELECTOR, ".entry") if not e.is_displayed()]
+    assert visible and hidden
+    assert "5b" in visible[0].text  # everything, ordered by class: 5b's change comes first
+    assert "Mathe fällt aus" in driver.find_element(By.ID, "plan").get_attribute("textContent")
+    assert visible[-1].location["y"] + visible[-1].size["height"] <= 720
+    driver.execute_script("showPage(pageIndex = 1)")
+    assert driver.find_element(By.ID, "pager").text.startswith("Seite 2/")
