@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -14,7 +14,7 @@ from flask_jwt_extended import (
     get_jwt,
     verify_jwt_in_request,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from mdm import audit, users
@@ -54,14 +54,32 @@ def init_app(app: Flask) -> None:
     jwt.needs_fresh_token_loader(lambda header, payload: unauthorized("a fresh login is needed"))
 
 
-def _load_user(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
-    user = db.session.get(User, int(payload["sub"]))
-    return user if user is not None and user.active else None
+# Every logged-in request runs this: the user and whether the token (or the refresh token it
+# came from) was revoked, in one query built once.
+_USER_AND_REVOCATION = select(
+    User,
+    exists()
+    .where(or_(RevokedToken.jti == bindparam("jti"), RevokedToken.jti == bindparam("rjti")))
+    .label("revoked"),
+).where(User.id == bindparam("user_id"))
 
 
 def _is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
-    jtis = [payload["jti"]] + ([payload["rjti"]] if payload.get("rjti") else [])
-    return db.session.scalar(select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis))) is not None
+    """Load the token's user (kept for _load_user) and tell whether the token was revoked."""
+    params = {
+        "user_id": int(payload["sub"]),
+        "jti": payload["jti"],
+        "rjti": payload.get("rjti") or payload["jti"],
+    }
+    row = db.session.execute(_USER_AND_REVOCATION, params).first()
+    g.mdm_token_user = row.User if row is not None else None
+    return row is not None and row.revoked
+
+
+def _load_user(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+    """The active user the revocation check loaded (flask-jwt-extended asks after it)."""
+    user = g.pop("mdm_token_user", None)
+    return user if user is not None and user.active else None
 
 
 def client_address() -> str | None:

@@ -170,3 +170,28 @@ def test_redis_counter_shares_failures(
         assert login(client, "shared", "bad", address=f"10.9.0.{n}").status_code == 401
     assert login(first, "shared").status_code == 429
     assert login(second, "shared").status_code == 429
+
+
+def test_a_token_used_before_is_still_refused_once_expired(
+    make_app: Callable[..., Flask], create_user: Callable[..., User]
+) -> None:
+    app = make_app(ACCESS_TOKEN_SECONDS=2)
+    client = app.test_client()
+    with app.app_context():
+        create_user("teacher", None, username="repeat")
+    token = login(client, "repeat").get_json()["access_token"]
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    time.sleep(2.5)
+    response = client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json()["detail"] == "the token has expired"
+
+
+def test_a_tampered_copy_of_a_verified_token_is_refused(client: FlaskClient, teacher: User) -> None:
+    token = login(client, "teacher-a").get_json()["access_token"]
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    header, payload, signature = token.split(".")
+    forged = ".".join(
+        [header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")]
+    )
+    assert client.get("/api/v1/me", headers=bearer(forged)).status_code == 401
