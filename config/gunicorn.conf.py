@@ -12,7 +12,8 @@ worker_class = "gthread"
 threads = int(os.environ.get("MDM_THREADS", 4))
 # Load the app once in the master so a configuration error stops start-up with one clear message.
 preload_app = True
-timeout = 30
+# Long enough for a school admin's bulk upload (a CSV of a thousand students, a timetable zip).
+timeout = 120
 graceful_timeout = 30
 keepalive = 5
 max_requests = 10000

@@ -73,7 +73,10 @@ def _is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
     }
     row = db.session.execute(_USER_AND_REVOCATION, params).first()
     g.mdm_token_user = row.User if row is not None else None
-    return row is not None and row.revoked
+    if row is None:
+        return False
+    changed = row.User.password_changed_at
+    return row.revoked or (changed is not None and payload["iat"] < changed.timestamp())
 
 
 def _load_user(header: dict[str, Any], payload: dict[str, Any]) -> User | None:

@@ -4,7 +4,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from mdm.extensions import db
@@ -169,6 +169,22 @@ def _handle_integrity(exc: IntegrityError) -> Response:
     )
 
 
+def _handle_out_of_range(exc: Exception) -> Response:
+    db.session.rollback()
+    log.info("value out of range: %s", exc)
+    return problem(
+        400,
+        "bad-request",
+        "Bad request",
+        "A value in the request does not fit (a number too large or a text too long).",
+    )
+
+
+def _handle_too_deep(exc: RecursionError) -> Response:
+    db.session.rollback()
+    return problem(400, "bad-request", "Bad request", "The JSON body is nested too deeply.")
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return _handle_http(exc)
@@ -187,4 +203,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(DomainError, _handle_domain)
     app.register_error_handler(IntegrityError, _handle_integrity)
+    # A path id or a number beyond the database's integers, a text beyond its column.
+    app.register_error_handler(OverflowError, _handle_out_of_range)
+    app.register_error_handler(DataError, _handle_out_of_range)
+    app.register_error_handler(RecursionError, _handle_too_deep)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from typing import Any
 
 from flask_jwt_extended import JWTManager
+from flask_jwt_extended.config import config as jwt_config
 from flask_migrate import Migrate
 from flask_smorest import Api as _SmorestApi
 from flask_smorest import Blueprint
@@ -74,17 +75,21 @@ class VerifyingOnceJWTManager(JWTManager):
     ) -> dict[str, Any]:
         if csrf_value is not None:
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+        # Keyed by the signing key too, so a key change (or another app in the process) never
+        # accepts a token verified under the old key.
+        key = f"{jwt_config.decode_key}\n{encoded_token}"
         with self._lock:
-            claims = self._verified.get(encoded_token)
+            claims = self._verified.get(key)
             if claims is not None:
-                self._verified.move_to_end(encoded_token)
+                self._verified.move_to_end(key)
         if claims is None:
             claims = super()._decode_jwt_from_config(encoded_token, None, allow_expired=True)
             with self._lock:
-                self._verified[encoded_token] = claims
+                self._verified[key] = claims
                 while len(self._verified) > self.cache_size:
                     self._verified.popitem(last=False)
-        if not allow_expired and "exp" in claims and claims["exp"] <= time.time():
+        expired = "exp" in claims and claims["exp"] + jwt_config.leeway <= time.time()
+        if not allow_expired and expired:
             # Shaped as flask-jwt-extended raises it, for its expired-token handler.
             error = ExpiredSignatureError("Signature has expired")
             error.jwt_header = get_unverified_header(encoded_token)  # type: ignore[attr-defined]

@@ -15,6 +15,14 @@ COLUMN_ALIASES = {
     "class_name": ("class", "class_name", "klasse"),
     "password": ("password", "passwort", "kennwort"),
 }
+# Column sizes of the users table.
+FIELD_LIMITS = {
+    "first_name": 100,
+    "last_name": 100,
+    "email": 254,
+    "class_name": 40,
+    "password": 200,
+}
 ROLE_ALIASES = {
     "teacher": "teacher",
     "lehrer": "teacher",
@@ -55,7 +63,11 @@ def parse_user_csv(content: bytes) -> tuple[list[UserRow], dict[str, list[str]]]
         return [], {"file": ["the file is empty"]}
     first_line = text.splitlines()[0]
     delimiter = max((";", ",", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        table = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        return [], {"file": [f"the file is not readable as CSV: {exc}"]}
+    reader = iter(table)
     header = [cell.strip().lower() for cell in next(reader)]
     columns: dict[str, int] = {}
     for field, aliases in COLUMN_ALIASES.items():
@@ -97,6 +109,9 @@ def parse_user_csv(content: bytes) -> tuple[list[UserRow], dict[str, list[str]]]
         email = cell("email") or None
         if email is not None and "@" not in email:
             problems.append(f"email {email!r} is not an address")
+        for field, limit in FIELD_LIMITS.items():
+            if len(cell(field)) > limit:
+                problems.append(f"{field} is longer than {limit} characters")
         if problems:
             errors[f"line {line_number}"] = problems
             continue

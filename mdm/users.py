@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from mdm import audit
 from mdm.actors import Actor
+from mdm.device_models import Device
 from mdm.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from mdm.models import ROLES, School, User
 from mdm.scoping import may_touch_school, require_school, scoped
@@ -34,6 +35,19 @@ def hash_password(password: str) -> str:
     """A scrypt hash of the password (cost from PASSWORD_HASH_METHOD; tests make it cheaper)."""
     method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
     return generate_password_hash(password, method=method)
+
+
+def set_password(user: User, password: str) -> None:
+    """Set a new password; logins (tokens) issued before this moment stop working."""
+    user.password_hash = hash_password(password)
+    # Whole seconds, as JWTs carry their issue time (iat) in whole seconds.
+    user.password_changed_at = utcnow().replace(microsecond=0)
+
+
+def initial_password_hash(password: str) -> str:
+    """Hash of a generated initial password: 72 random bits need far less work than a chosen
+    password, which keeps a school's import of a thousand students within a request."""
+    return generate_password_hash(password, method="scrypt:4096:8:1")
 
 
 def _check_timezone(name: str) -> None:
@@ -207,7 +221,7 @@ def update_user(session: Session, actor: Actor, user_id: int, changes: dict[str,
             setattr(user, name, changes[name])
     if "password" in changes:
         _check_password(changes["password"])
-        user.password_hash = hash_password(changes["password"])
+        set_password(user, changes["password"])
         recorded["password"] = "changed"
     session.flush()
     audit.record(
@@ -225,6 +239,17 @@ def delete_user(session: Session, actor: Actor, user_id: int) -> None:
         _require_city_admin(actor)
     else:
         _check_may_manage(actor, user.role, user.school_id)
+    personal_devices = session.scalar(
+        select(func.count())
+        .select_from(Device)
+        .where(Device.user_id == user.id, Device.ownership == "byod", Device.status == "enrolled")
+    )
+    if personal_devices:
+        # A personal device must not stay managed without the owner who consented to it.
+        raise Conflict(
+            f"{user.username} owns {personal_devices} enrolled personal device(s); "
+            "retire them (or let the owner remove management) before deleting the account"
+        )
     audit.record(
         session,
         actor,
@@ -309,20 +334,23 @@ def import_users_csv(
     for row in rows:
         user = existing.get(row.username)
         if user is None:
-            password = row.password or secrets.token_urlsafe(9)
             if row.password is None:
-                result.initial_passwords[row.username] = password
+                initial = secrets.token_urlsafe(9)
+                result.initial_passwords[row.username] = initial
+                password_hash = initial_password_hash(initial)
+            else:
+                password_hash = hash_password(row.password)
             user = User(
                 username=row.username,
                 role=row.role,
                 school_id=school.id,
-                password_hash=hash_password(password),
+                password_hash=password_hash,
             )
             session.add(user)
             result.created.append(user)
         else:
             if row.password:
-                user.password_hash = hash_password(row.password)
+                set_password(user, row.password)
             result.updated.append(user)
         user.first_name, user.last_name = row.first_name, row.last_name
         user.email, user.class_name = row.email, row.class_name
@@ -361,6 +389,6 @@ def change_own_password(session: Session, actor: Actor, current: str, new: str) 
     ):
         raise ValidationFailed(errors={"current_password": ["is not your current password"]})
     _check_password(new)
-    user.password_hash = hash_password(new)
+    set_password(user, new)
     session.flush()
     audit.record(session, actor, "user.password", "user", user.id, school_id=user.school_id)

@@ -195,3 +195,29 @@ def test_a_tampered_copy_of_a_verified_token_is_refused(client: FlaskClient, tea
         [header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")]
     )
     assert client.get("/api/v1/me", headers=bearer(forged)).status_code == 401
+
+
+def test_a_password_change_ends_earlier_logins(
+    client: FlaskClient, teacher: User, school_admin: User, headers
+) -> None:
+    first = login(client, "teacher-a").get_json()
+    time.sleep(1.1)  # tokens carry their issue time in whole seconds
+    changed = client.post(
+        "/api/v1/me/password",
+        headers=bearer(first["access_token"]),
+        json={"current_password": PASSWORD, "new_password": "another-pass-1"},
+    )
+    assert changed.status_code == 204
+    assert client.get("/api/v1/me", headers=bearer(first["access_token"])).status_code == 401
+    refused = client.post("/api/v1/auth/refresh", headers=bearer(first["refresh_token"]))
+    assert refused.status_code == 401
+    second = login(client, "teacher-a", "another-pass-1").get_json()
+    assert client.get("/api/v1/me", headers=bearer(second["access_token"])).status_code == 200
+    time.sleep(1.1)
+    reset = client.patch(
+        f"/api/v1/users/{teacher.id}",
+        headers=headers(school_admin),
+        json={"password": "set-by-admin-1"},
+    )
+    assert reset.status_code == 200
+    assert client.get("/api/v1/me", headers=bearer(second["access_token"])).status_code == 401

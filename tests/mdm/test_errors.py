@@ -128,3 +128,24 @@ def test_readyz_is_503_when_the_database_is_gone(make_app: Callable[..., Flask],
     app = make_app(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = app.test_client().get("/readyz")
     assert_problem(response, 503)
+
+
+def test_numbers_beyond_the_database_are_400(
+    client: FlaskClient, school_admin: User, headers
+) -> None:
+    huge = "99999999999999999999"
+    for url in (
+        f"/api/v1/users/{huge}",
+        f"/api/v1/users?school_id={huge}",
+        f"/api/v1/users?page={huge}",
+        f"/api/v1/schools/{huge}",
+    ):
+        response = client.get(url, headers=headers(school_admin))
+        assert response.status_code in (400, 404), url
+        assert response.mimetype == "application/problem+json"
+
+
+def test_deeply_nested_json_is_400(client: FlaskClient) -> None:
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post("/api/v1/auth/login", data=body, content_type="application/json")
+    assert_problem(response, 400)

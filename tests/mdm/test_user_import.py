@@ -150,3 +150,14 @@ def test_import_into_another_school_is_404(
     )
     assert response.status_code == 404
     assert count_users() == 1
+
+
+def test_parse_refuses_oversized_fields() -> None:
+    _rows, errors = parse_user_csv(
+        ("username;first_name;last_name;role\nx.y;A;" + "a" * 200_000 + ";student\n").encode()
+    )
+    assert "not readable as CSV" in errors["file"][0]
+    rows, errors = parse_user_csv(
+        b"username;first_name;last_name;role;class\nx.y;A;Z;student;" + b"7" * 41 + b"\n"
+    )
+    assert rows == [] and errors["line 2"] == ["class_name is longer than 40 characters"]

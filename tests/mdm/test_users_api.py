@@ -223,3 +223,30 @@ def test_audit_log_is_listed_and_filtered_per_school(
         ).status_code
         == 200
     )
+
+
+def test_owner_of_a_managed_personal_device_cannot_be_deleted(
+    client: FlaskClient, school_admin: User, school: School, teacher: User, headers
+) -> None:
+    from mdm.device_models import Device
+
+    phone = Device(
+        school_id=school.id,
+        ownership="byod",
+        platform="android",
+        name="Handy",
+        user_role="teacher",
+        user_id=teacher.id,
+    )
+    db.session.add(phone)
+    db.session.commit()
+    refused = client.delete(f"/api/v1/users/{teacher.id}", headers=headers(school_admin))
+    assert refused.status_code == 409
+    assert "personal device" in refused.get_json()["detail"]
+    assert db.session.get(User, teacher.id) is not None
+    retired = client.post(f"/api/v1/devices/{phone.id}/retire", headers=headers(school_admin))
+    assert retired.status_code == 200
+    assert (
+        client.delete(f"/api/v1/users/{teacher.id}", headers=headers(school_admin)).status_code
+        == 204
+    )
