@@ -25,9 +25,11 @@ REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
 # werkzeug password hash method; "scrypt" is scrypt with n=2**15, r=8, p=1.
 PASSWORD_HASH_METHOD = "scrypt"
 
-# Login rate limits: failures allowed in the window, per account and per client address.
-LOGIN_FAILURES_PER_ACCOUNT = 5
-LOGIN_FAILURES_PER_ADDRESS = 20
+# Login rate limits: failed logins allowed in the window, for one account from one address, for
+# one account from all addresses, and from one address (a school logs in from behind one NAT).
+LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS = 5
+LOGIN_FAILURES_PER_ACCOUNT = 50
+LOGIN_FAILURES_PER_ADDRESS = 200
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 # "memory://" (one process) or a Redis URL such as "redis://127.0.0.1:6379/0" (several instances).
 RATELIMIT_STORAGE_URL = "memory://"

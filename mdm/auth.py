@@ -125,14 +125,25 @@ def _failures() -> FailureCounter:
     return current_app.extensions["mdm_login_failures"]
 
 
-def _check_limits(username: str, address: str | None) -> None:
+def _limited_keys(username: str, address: str | None) -> list[tuple[str, int]]:
+    """The failure counters of a login attempt and their limits.
+
+    One address guessing one account is stopped early; the account's own limit over all
+    addresses is higher, so a classmate guessing cannot lock its owner out; the address limit is
+    highest, because a whole school logs in from behind one address.
+    """
     config = current_app.config
-    for key, limit in (
-        (f"account:{username}", config["LOGIN_FAILURES_PER_ACCOUNT"]),
-        (f"address:{address}", config["LOGIN_FAILURES_PER_ADDRESS"]),
-    ):
+    return [
+        (f"account:{username}:{address}", int(config["LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS"])),
+        (f"account:{username}", int(config["LOGIN_FAILURES_PER_ACCOUNT"])),
+        (f"address:{address}", int(config["LOGIN_FAILURES_PER_ADDRESS"])),
+    ]
+
+
+def _check_limits(keys: list[tuple[str, int]]) -> None:
+    for key, limit in keys:
         count, retry_after = _failures().count(key)
-        if count >= int(limit):
+        if count >= limit:
             raise RateLimited(retry_after)
 
 
@@ -140,14 +151,15 @@ def login(session: Session, username: str, password: str) -> tuple[User, dict[st
     """Check the password under the rate limits and hand out an access and a refresh token."""
     username = username.strip().lower()
     address = client_address()
-    _check_limits(username, address)
+    keys = _limited_keys(username, address)
+    _check_limits(keys)
     user = users.authenticate(session, username, password)
     if user is None:
-        _failures().add(f"account:{username}")
-        _failures().add(f"address:{address}")
+        for key, _limit in keys:
+            _failures().add(key)
         current_app.logger.info("failed login for %r from %s", username, address)
         raise NotAuthenticated("wrong username or password")
-    _failures().clear(f"account:{username}")
+    _failures().clear(f"account:{username}:{address}")
     refresh = create_refresh_token(identity=str(user.id))
     rjti = decode_token(refresh)["jti"]
     access = create_access_token(identity=str(user.id), additional_claims={"rjti": rjti})

@@ -58,13 +58,27 @@ def test_disabled_account_cannot_log_in(client: FlaskClient, teacher: User) -> N
     assert login(client, "teacher-a").status_code == 401
 
 
-def test_repeated_failures_per_account_get_429(client: FlaskClient, teacher: User) -> None:
-    for attempt in range(5):
-        assert login(client, "teacher-a", "bad", address=f"10.0.1.{attempt}").status_code == 401
-    blocked = login(client, "teacher-a", PASSWORD, address="10.0.2.1")
+def test_repeated_failures_from_one_address_get_429(client: FlaskClient, teacher: User) -> None:
+    for _ in range(5):
+        assert login(client, "teacher-a", "bad", address="10.0.1.1").status_code == 401
+    blocked = login(client, "teacher-a", PASSWORD, address="10.0.1.1")
     assert blocked.status_code == 429
     assert blocked.mimetype == "application/problem+json"
     assert int(blocked.headers["Retry-After"]) > 0
+    # The owner, elsewhere, is not locked out by someone guessing.
+    assert login(client, "teacher-a", PASSWORD, address="10.0.2.1").status_code == 200
+
+
+def test_guessing_one_account_from_many_addresses_gets_429(
+    make_app: Callable[..., Flask], create_user: Callable[..., User]
+) -> None:
+    app = make_app(LOGIN_FAILURES_PER_ACCOUNT=8)
+    client = app.test_client()
+    with app.app_context():
+        create_user("teacher", None, username="target")
+    for n in range(8):
+        assert login(client, "target", "bad", address=f"10.0.3.{n}").status_code == 401
+    assert login(client, "target", PASSWORD, address="10.0.4.1").status_code == 429
 
 
 def test_repeated_failures_per_address_get_429(
@@ -86,6 +100,7 @@ def test_success_clears_account_failures(client: FlaskClient, teacher: User) -> 
     assert login(client, "teacher-a").status_code == 200
     for _ in range(4):
         assert login(client, "teacher-a", "bad").status_code == 401
+    assert login(client, "teacher-a").status_code == 200
 
 
 def test_refresh_gives_a_new_access_token(client: FlaskClient, teacher: User) -> None:
@@ -161,8 +176,9 @@ def test_redis_counter_shares_failures(
         redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_timeout=1).flushdb()
     except redis.exceptions.ConnectionError:
         pytest.skip("no Redis on 127.0.0.1:6379")
-    first = make_app(RATELIMIT_STORAGE_URL="redis://127.0.0.1:6379/15").test_client()
-    second = make_app(RATELIMIT_STORAGE_URL="redis://127.0.0.1:6379/15").test_client()
+    limits = {"RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/15", "LOGIN_FAILURES_PER_ACCOUNT": 5}
+    first = make_app(**limits).test_client()
+    second = make_app(**limits).test_client()
     with first.application.app_context():
         create_user("teacher", None, username="shared")
     for n in range(5):
