@@ -326,7 +326,14 @@ class Enrollment:
 
 
 def encode_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """(what may be stored, its hash); drops BYOD-forbidden fields and refuses oversized ones."""
+    """(what may be stored, its hash); keeps only BYOD-allowed fields, refuses oversized ones."""
+    if privacy.inventory_depth(inventory) > privacy.MAX_INVENTORY_DEPTH:
+        raise ValidationFailed(
+            "The inventory is nested too deeply.",
+            errors={
+                "inventory": [f"objects and lists nest at most {privacy.MAX_INVENTORY_DEPTH} deep"]
+            },
+        )
     kept, _dropped = privacy.filter_inventory(ownership, inventory)
     encoded = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     limit = int(current_app.config["AGENT_MAX_INVENTORY_BYTES"])
@@ -400,6 +407,14 @@ def _check_owner(
     if owner is not None and owner.school_id != token.school_id:
         raise PermissionDenied("the enrollment token belongs to another school")
     if token.ownership != privacy.BYOD:
+        # A school device is assigned to the login sent with it, unless the token is for
+        # shared devices; that user must have the role the token is for.
+        if owner is not None and token.user_role != "shared" and owner.role != token.user_role:
+            raise Conflict(
+                f"this enrollment token is for devices of a {token.user_role}, "
+                f"the login sent is a {owner.role}",
+                errors={"owner": [f"must be a {token.user_role}, not a {owner.role}"]},
+            )
         return None
     if owner is None:
         raise NotAuthenticated(
@@ -436,6 +451,7 @@ def enroll(
             errors={"platform": [f"this enrollment token is for {token.platform} devices"]}
         )
     notice = _check_owner(session, token, owner, privacy_notice_version)
+    user = owner if token.user_role != "shared" else None
     csr = parse_csr(csr_pem)
     inventory, inventory_hash = encode_inventory(token.ownership, facts.inventory)
     consumed = session.execute(
@@ -455,7 +471,7 @@ def enroll(
         os_version=facts.os_version,
         name=facts.name.strip() or facts.model or facts.platform,
         user_role=token.user_role,
-        user_id=owner.id if owner is not None else None,
+        user_id=user.id if user is not None else None,
         status="enrolled",
         enrolled_at=now,
         last_seen_at=now,

@@ -62,6 +62,33 @@ def test_enroll_a_school_device(
     assert audit.target_id == str(device.id) and audit.school_id == school.id
 
 
+@pytest.mark.parametrize("role", ["student", "teacher"])
+def test_school_device_is_assigned_to_the_login_of_the_tokens_role(
+    make_token: Callable[..., Any],
+    enroll: Callable[..., Any],
+    headers: Headers,
+    teacher: User,
+    student: User,
+    role: str,
+) -> None:
+    owner = teacher if role == "teacher" else student
+    response = enroll(make_token(user_role=role)["secret"], headers=headers(owner))
+
+    assert response.status_code == 201, response.get_json()
+    device = db.session.get(Device, response.get_json()["device_id"])
+    assert (device.user_id, device.user_role) == (owner.id, role)
+
+
+def test_shared_school_device_is_assigned_to_nobody(
+    make_token: Callable[..., Any], enroll: Callable[..., Any], headers: Headers, teacher: User
+) -> None:
+    response = enroll(make_token(user_role="shared")["secret"], headers=headers(teacher))
+
+    assert response.status_code == 201, response.get_json()
+    device = db.session.get(Device, response.get_json()["device_id"])
+    assert (device.user_id, device.user_role) == (None, "shared")
+
+
 def test_enroll_with_a_csr_issues_a_client_certificate_of_the_school_ca(
     app: Flask, make_token: Callable[..., Any], enroll: Callable[..., Any], ec_key: Any
 ) -> None:

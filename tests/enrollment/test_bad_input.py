@@ -181,6 +181,71 @@ def test_oversized_inventory_at_check_in(
     }
 
 
+def nested(levels: int) -> dict[str, Any]:
+    """An inventory whose objects nest `levels` deep."""
+    inventory: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        inventory = {"storage": inventory}
+    return inventory
+
+
+@pytest.mark.parametrize("ownership", ["school", "byod"])
+def test_deeply_nested_inventory(
+    enroll: Callable[..., Any],
+    make_token: Callable[..., Any],
+    headers: Headers,
+    teacher: User,
+    notice: dict[str, Any],
+    ownership: str,
+    nothing_enrolled: None,
+) -> None:
+    secret = make_token(ownership=ownership, user_role="teacher")["secret"]
+    for levels in (9, 500):
+        response = enroll(
+            secret, headers=headers(teacher), privacy_notice_version=1, inventory=nested(levels)
+        )
+        expect_problem(response, 400, "validation", "inventory")
+        assert "nest" in response.get_json()["errors"]["inventory"][0]
+
+
+def test_inventory_nested_up_to_the_limit_is_accepted(
+    enroll: Callable[..., Any], make_token: Callable[..., Any]
+) -> None:
+    response = enroll(make_token()["secret"], inventory=nested(8))
+    assert response.status_code == 201, response.get_json()
+
+
+def test_deeply_nested_inventory_at_check_in(client: FlaskClient, enrolled: dict[str, Any]) -> None:
+    response = client.post(
+        "/api/agent/v1/checkin",
+        json={"inventory": {"apps": [nested(8)]}},
+        headers={"Authorization": f"Bearer {enrolled['credential']['secret']}"},
+    )
+    expect_problem(response, 400, "validation", "inventory")
+    assert db.session.get(Device, enrolled["device_id"]).inventory == {
+        "serial_number": "SN1",
+        "battery": 90,
+    }
+
+
+@pytest.mark.parametrize(("token_role", "login"), [("student", "teacher"), ("teacher", "student")])
+def test_school_device_login_with_the_wrong_role(
+    enroll: Callable[..., Any],
+    make_token: Callable[..., Any],
+    headers: Headers,
+    teacher: User,
+    student: User,
+    token_role: str,
+    login: str,
+    nothing_enrolled: None,
+) -> None:
+    owner = teacher if login == "teacher" else student
+    secret = make_token(ownership="school", user_role=token_role)["secret"]
+    response = enroll(secret, headers=headers(owner))
+    expect_problem(response, 409, "conflict", "owner")
+    assert token_role in response.get_json()["detail"]
+
+
 def test_unknown_platform(
     enroll: Callable[..., Any], make_token: Callable[..., Any], nothing_enrolled: None
 ) -> None:

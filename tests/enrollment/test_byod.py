@@ -23,8 +23,21 @@ PERSONAL_INVENTORY = {
     "location": {"lat": 52.5, "lng": 13.4},
     "installed_apps": ["whatsapp", "banking"],
     "network": {"ssid": "Schule", "mac_address": "aa:bb:cc:dd:ee:00"},
+    "imei1": "356938035643810",
+    "Serial Number": "F2LX1234",
+    "hardware": {"serialNo": "F2LX1234", "ram_gb": 8},
+    "identifiers": [{"type": "IMEI", "value": "356938035643811"}],
+    "os_version": "14",
+    "storage": {"total_gb": 128, "free_gb": 40, "volume_uuid": "abc"},
+    "managed_apps": [{"bundle_id": "de.schule.app", "version": "2.1"}],
 }
-KEPT = {"battery": 77, "network": {"ssid": "Schule"}}
+# Only the allow-list survives; the SSID could name the owner's home network, so it goes too.
+KEPT = {
+    "battery": 77,
+    "os_version": "14",
+    "storage": {"total_gb": 128, "free_gb": 40},
+    "managed_apps": [{"bundle_id": "de.schule.app", "version": "2.1"}],
+}
 
 
 @pytest.fixture
@@ -87,7 +100,8 @@ def test_owner_sees_exactly_what_is_stored(
     assert entry["device"]["inventory"] == KEPT
     assert entry["device"]["name"] == "Tinas Handy" and entry["device"]["ownership"] == "byod"
     assert entry["consent"]["notice_version"] == 1
-    assert "356938035643809" not in response.get_data(as_text=True)
+    for identifier in ("356938035643809", "356938035643810", "356938035643811", "F2LX1234"):
+        assert identifier not in response.get_data(as_text=True)
     assert client.get("/api/v1/me/devices", headers=headers(student)).get_json() == []
 
 

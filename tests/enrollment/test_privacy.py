@@ -2,10 +2,13 @@ import pytest
 
 from enrollment.privacy import (
     ALLOWED_BYOD_COMMANDS,
+    BYOD_ALLOWED_INVENTORY_FIELDS,
     BYOD_FORBIDDEN_INVENTORY_FIELDS,
     FORBIDDEN_BYOD_COMMANDS,
+    MAX_INVENTORY_DEPTH,
     command_allowed,
     filter_inventory,
+    inventory_depth,
 )
 
 ALLOWED = {"os_version": "17.5", "model": "iPad13,18", "battery": 0.81, "storage_free_gb": 12}
@@ -37,6 +40,24 @@ FORBIDDEN_SPELLINGS = [
     "installed_apps",
     "apps",
     "InstalledApplicationList",
+    # found in review: spellings a deny-list missed
+    "imei1",
+    "Serial Number",
+    "serialNo",
+    "wifi_mac_address",
+    "bluetooth_address",
+    "udid",
+    "UDID",
+    "android_id",
+    "identifiers",
+    "DeviceName",
+    "user_name",
+    "email",
+    "ssid",
+    "network",
+    "hardware",
+    "ServiceSubscriptions",
+    "some_field_a_new_agent_sends",
 ]
 
 
@@ -55,31 +76,120 @@ def test_forbidden_field_is_kept_for_school(field: str) -> None:
     assert filter_inventory("school", inventory) == (inventory, [])
 
 
-def test_nested_forbidden_fields_are_dropped_wherever_they_appear() -> None:
+def test_nested_identifiers_are_dropped_wherever_they_appear() -> None:
     inventory = {
         "model": "Pixel 8",
-        "hardware": {"SerialNumber": "R58N", "ram_gb": 8, "radio": {"Imei": "3566", "lte": True}},
+        "hardware": {"serialNo": "R58N", "ram_gb": 8, "radio": {"Imei": "3566", "lte": True}},
         "network": {"Wi-Fi-MAC": "aa:bb", "ssid_count": 3},
         "ServiceSubscriptions": [{"ICCID": "8949", "PhoneNumber": "+49", "CarrierName": "X"}],
         "gps": {"latitude": 52.5, "longitude": 13.4},
+        "identifiers": [{"type": "IMEI", "value": "3566"}, {"type": "serial", "value": "R58N"}],
+        "battery": {"level": 0.5, "charging": True, "serial": "B1"},
+        "storage": {"total_gb": 128, "free_gb": 12, "volume_uuid": "E3F1"},
+        "managed_apps": [
+            {"bundle_id": "de.schule.lernapp", "version": "3.2", "install_id": "xyz"},
+            "de.schule.mail",
+        ],
+        "screen": {"width": 1080, "height": 2400, "panel": {"serial": "P9"}},
+        "languages": ["de", "en"],
+        "model_name": {"serial": "nested under a value key"},
     }
 
     stored, dropped = filter_inventory("byod", inventory)
 
     assert stored == {
         "model": "Pixel 8",
-        "hardware": {"ram_gb": 8, "radio": {"lte": True}},
-        "network": {"ssid_count": 3},
-        "ServiceSubscriptions": [{"CarrierName": "X"}],
+        "battery": {"level": 0.5, "charging": True},
+        "storage": {"total_gb": 128, "free_gb": 12},
+        "managed_apps": [{"bundle_id": "de.schule.lernapp", "version": "3.2"}, "de.schule.mail"],
+        "screen": {"width": 1080, "height": 2400},
+        "languages": ["de", "en"],
     }
     assert sorted(dropped) == [
-        "ServiceSubscriptions[0].ICCID",
-        "ServiceSubscriptions[0].PhoneNumber",
+        "ServiceSubscriptions",
+        "battery.serial",
         "gps",
-        "hardware.SerialNumber",
-        "hardware.radio.Imei",
-        "network.Wi-Fi-MAC",
+        "hardware",
+        "identifiers",
+        "managed_apps[0].install_id",
+        "model_name",
+        "network",
+        "screen.panel",
+        "storage.volume_uuid",
     ]
+
+
+REVIEWER_INVENTORY = {
+    "imei1": "356938035643809",
+    "Serial Number": "F2LX1234",
+    "hardware": {"serialNo": "F2LX1234"},
+    "wifi_mac_address": "aa:bb:cc:dd:ee:ff",
+    "bluetooth_address": "aa:bb:cc:dd:ee:00",
+    "udid": "00008030-001A",
+    "android_id": "9774d56d682e549c",
+    "identifiers": [{"type": "IMEI", "value": "356938035643810"}],
+}
+
+
+def test_reviewers_examples_are_never_stored_for_byod() -> None:
+    stored, dropped = filter_inventory("byod", {**ALLOWED, **REVIEWER_INVENTORY})
+
+    assert stored == ALLOWED
+    assert sorted(dropped) == sorted(REVIEWER_INVENTORY)
+    assert filter_inventory("school", REVIEWER_INVENTORY) == (REVIEWER_INVENTORY, [])
+
+
+SAFE_INVENTORY = {
+    "os": "android",
+    "OS Version": "14",
+    "BuildVersion": "UP1A",
+    "platform": "android",
+    "model": "Pixel 8",
+    "Manufacturer": "Google",
+    "battery_level": 0.81,
+    "charging": False,
+    "storage_total_gb": 128,
+    "storage-free-bytes": 12_000_000_000,
+    "memory": {"total_mb": 8192, "free_mb": 2048},
+    "screen": {"width": 1080, "height": 2400, "density": 420},
+    "locale": "de_DE",
+    "language": "de",
+    "time_zone": "Europe/Berlin",
+    "agent_version": "1.4.0",
+    "managed_apps": [{"identifier": "de.schule.lernapp", "name": "Lernapp", "version": "3"}],
+    "encrypted": True,
+    "passcode_present": True,
+    "last_boot": "2025-01-01T07:00:00Z",
+}
+
+
+def test_allowed_fields_survive_for_byod() -> None:
+    assert filter_inventory("byod", SAFE_INVENTORY) == (SAFE_INVENTORY, [])
+
+
+def test_allow_list_and_named_identifiers_do_not_overlap() -> None:
+    def normalize(name: str) -> str:
+        return name.replace("_", "").replace("-", "").replace(" ", "").casefold()
+
+    def names(tree: dict) -> set[str]:
+        found = set()
+        for key, children in tree.items():
+            found.add(normalize(key))
+            if children is not None:
+                found |= names(children)
+        return found
+
+    forbidden = {normalize(name) for name in BYOD_FORBIDDEN_INVENTORY_FIELDS}
+    assert names(BYOD_ALLOWED_INVENTORY_FIELDS).isdisjoint(forbidden)
+
+
+def test_inventory_depth() -> None:
+    assert inventory_depth({}) == 1
+    assert inventory_depth({"a": 1, "b": [1, {"c": {}}]}) == 4
+    deep: dict = {}
+    for _ in range(100_000):
+        deep = {"a": deep}
+    assert inventory_depth(deep) > MAX_INVENTORY_DEPTH  # stops early, never recurses
 
 
 def test_filter_does_not_mutate_the_input() -> None:
