@@ -38,6 +38,8 @@ from schedules.importdata import (
     FLAG_SUPERVISION,
     FLAG_TEACHER_FREED,
     FLAG_TEACHER_SWAP,
+    MAX_NUMBER,
+    MAX_PERIOD,
     MOVED,
     RELEASED,
     ROOM_CHANGE,
@@ -214,15 +216,26 @@ def _field(fields: list[str], number: int) -> str:
     return fields[number - 1] if number <= len(fields) else ""
 
 
-def _int(fields: list[str], number: int, what: str) -> int:
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _int(
+    fields: list[str], number: int, what: str, low: int = -MAX_NUMBER, high: int = MAX_NUMBER
+) -> int:
+    """The field as a whole number in low..high; anything else skips the line."""
     value = _field(fields, number)
-    if not value.lstrip("-").isdigit():
+    if not _INTEGER.fullmatch(value):
         raise _RowError(f"field {number} ({what}) is {value!r}, not a number")
+    # Compare digit counts first: int() of a huge digit string is slow and pointless.
+    if len(value.lstrip("-")) > len(str(MAX_NUMBER)) or not low <= int(value) <= high:
+        raise _RowError(f"field {number} ({what}) is {value!r}, not within {low} to {high}")
     return int(value)
 
 
-def _optional_int(fields: list[str], number: int, what: str) -> int | None:
-    return _int(fields, number, what) if _field(fields, number) else None
+def _optional_int(
+    fields: list[str], number: int, what: str, low: int = -MAX_NUMBER, high: int = MAX_NUMBER
+) -> int | None:
+    return _int(fields, number, what, low, high) if _field(fields, number) else None
 
 
 def _optional_float(fields: list[str], number: int, what: str) -> float | None:
@@ -275,10 +288,10 @@ def _timetable_row(fields: list[str], warn: Warn) -> Lesson:
     period = _int(fields, 7, "period")
     if not 1 <= weekday <= 7:
         raise _RowError(f"day {weekday} is not 1 (Monday) to 7")
-    if period < 0:
-        raise _RowError(f"period {period} is negative")
+    if not 0 <= period <= MAX_PERIOD:
+        raise _RowError(f"period {period} is not 0 to {MAX_PERIOD}")
     return Lesson(
-        lesson_number=_int(fields, 1, "lesson number"),
+        lesson_number=_int(fields, 1, "lesson number", 0),
         weekday=weekday,
         period=period,
         subject=_field(fields, 4),
@@ -312,7 +325,7 @@ def parse_timetable(
 
 def _course_row(fields: list[str], warn: Warn) -> Course:
     return Course(
-        lesson_number=_int(fields, 1, "lesson number"),
+        lesson_number=_int(fields, 1, "lesson number", 0),
         hours_per_week=_optional_float(fields, 2, "hours per week"),
         classes=_list(fields, 5),
         teacher=_field(fields, 6),
@@ -392,7 +405,7 @@ def parse_rooms(data: bytes, file: str = "GPU005.TXT") -> tuple[list[Room], list
         return Room(
             name=_required(fields, 1, "name"),
             long_name=_field(fields, 2),
-            capacity=_optional_int(fields, 8, "capacity"),
+            capacity=_optional_int(fields, 8, "capacity", 0),
         )
 
     return _parse_rows(data, file, "GPU005", 2, row)
@@ -419,8 +432,8 @@ def _absence_row(fields: list[str], warn: Warn) -> Absence:
         name=_required(fields, 3, "element"),
         from_date=_date(fields, 4, "from date"),
         to_date=_date(fields, 5, "to date"),
-        first_period=_optional_int(fields, 6, "first period"),
-        last_period=_optional_int(fields, 7, "last period"),
+        first_period=_optional_int(fields, 6, "first period", 0, MAX_PERIOD),
+        last_period=_optional_int(fields, 7, "last period", 0, MAX_PERIOD),
         reason=_field(fields, 8),
         text=_field(fields, 9),
     )
@@ -446,19 +459,19 @@ def decode_art(art: int, type_letter: str) -> tuple[str, frozenset[str]]:
 
 
 def _substitution_row(fields: list[str], warn: Warn) -> Substitution:
-    art = _optional_int(fields, 18, "Art") or 0
+    art = _optional_int(fields, 18, "Art", 0) or 0
     letter = _field(fields, 20).strip()
     if letter and letter not in TYPE_LETTERS:
         warn(f"unknown substitution type {letter!r}; read as a substitution")
     kind, flags = decode_art(art, letter)
-    period = _int(fields, 3, "period")
+    period = _int(fields, 3, "period", 0, MAX_PERIOD)
     substitution = Substitution(
         external_id=_required(fields, 1, "number"),
         date=_date(fields, 2, "date"),
         period=period,
         period_to=period,
         kind=kind,
-        lesson_number=_optional_int(fields, 5, "lesson number"),
+        lesson_number=_optional_int(fields, 5, "lesson number", 0),
         original_teachers=_list(fields, 6),
         new_teachers=_list(fields, 7),
         original_subject=_field(fields, 8),

@@ -59,6 +59,11 @@ FLAG_SUBJECT_CHANGED = "subject_changed"
 FLAG_TEACHER_CHANGED = "teacher_changed"
 FLAG_ROOM_CHANGED = "room_changed"
 
+# Bounds every importer keeps numbers in: a school day has at most MAX_PERIOD periods, and
+# lesson numbers, capacities and the like fit the database's 32-bit integer columns.
+MAX_PERIOD = 30
+MAX_NUMBER = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class SchoolClass:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +31,11 @@ MAX_TOTAL_BYTES = 64 * 1024 * 1024
 
 class ImportFilesError(ValueError):
     """The files cannot be read as an export (a bad zip, too large, no known format)."""
+
+
+# What unpacking a corrupt or truncated member raises: BadZipFile (bad header, CRC mismatch),
+# zlib.error (broken deflate stream), LZMAError, EOFError (data ends early), OSError (bzip2).
+_DAMAGED = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError)
 
 
 def file_hashes(files: dict[str, bytes]) -> dict[str, str]:
@@ -52,8 +59,9 @@ def detect_format(names: list[str]) -> str:
 
 def _is_ignored(name: str) -> bool:
     """Folders, macOS resource forks and hidden files are not part of an export."""
-    parts = PurePosixPath(name).parts
-    return name.endswith("/") or "__MACOSX" in parts or parts[-1].startswith(".")
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    # A name without parts ("", ".", "/") names no file either.
+    return not parts or name.endswith("/") or "__MACOSX" in parts or parts[-1].startswith(".")
 
 
 def _safe_name(name: str) -> str:
@@ -70,6 +78,8 @@ def read_zip(data: bytes) -> dict[str, bytes]:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise ImportFilesError(f"not a readable zip file: {exc}") from exc
+    except (*_DAMAGED, ValueError, OverflowError) as exc:
+        raise ImportFilesError(f"the zip file is damaged: {exc}") from exc
     members = [info for info in archive.infolist() if not _is_ignored(info.filename)]
     if len(members) > MAX_FILES:
         raise ImportFilesError(f"the zip holds {len(members)} files; at most {MAX_FILES}")
@@ -84,8 +94,11 @@ def read_zip(data: bytes) -> dict[str, bytes]:
         try:
             with archive.open(info) as member:
                 content = member.read(MAX_TOTAL_BYTES - total + 1)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+        except (NotImplementedError, RuntimeError) as exc:
             raise ImportFilesError(f"zip member {info.filename!r} is unreadable: {exc}") from exc
+        except _DAMAGED as exc:
+            message = f"the zip file is damaged: member {info.filename!r} cannot be unpacked"
+            raise ImportFilesError(f"{message} ({exc or type(exc).__name__})") from exc
         total += len(content)
         if total > MAX_TOTAL_BYTES:
             raise ImportFilesError(f"the zip unpacks to more than {MAX_TOTAL_BYTES} bytes")

@@ -18,6 +18,8 @@ from schedules.importdata import (
     FLAG_ROOM_CHANGED,
     FLAG_SUBJECT_CHANGED,
     FLAG_TEACHER_CHANGED,
+    MAX_NUMBER,
+    MAX_PERIOD,
     ROOM_CHANGE,
     SUBSTITUTION,
     DayMessage,
@@ -49,6 +51,7 @@ GERMAN_MONTHS = {
 CANCELLATION_WORDS = ("fällt aus", "entfällt")
 _EMPTY_VALUES = {"", "&nbsp;", "---"}
 _FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_NUMBER = re.compile(r"[0-9]{1,10}")
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,14 @@ def parse_indiware(data: bytes, file: str = "PlanKl.xml") -> ImportBatch:
         raise ImportFormatError(file, None, "no Kopf: not an Indiware plan")
     day = _plan_date(head, file)
     batch = ImportBatch(source=SOURCE, covered_dates={day})
-    batch.generated_at = _timestamp(head.findtext("zeitstempel", ""))
+    batch.generated_at = _timestamp(head.findtext("zeitstempel", ""), file, batch)
     batch.holidays = {_short_date(ft.text or "", file) for ft in root.iterfind("FreieTage/ft")}
     entries: list[_Entry] = []
     for klass in root.iterfind("Klassen/Kl"):
         entries.extend(_class_entries(klass, file, batch))
-        batch.periods.extend(_periods(klass))
+        batch.periods.extend(_periods(klass, file, batch))
     batch.periods = sorted(set(batch.periods), key=lambda period: period.number)
-    planned = _planned_lessons(root)
+    planned = _planned_lessons(root, file, batch)
     for entry in entries:
         if entry.flags or entry.info and _is_cancellation(entry):
             batch.substitutions.append(_substitution(entry, day, planned))
@@ -120,27 +123,50 @@ def _plan_date(head: ET.Element, file: str) -> date:
     text = head.findtext("DatumPlan", "")
     match = re.search(r"(\d{1,2})\.\s*([^\W\d_]+)\s+(\d{4})", text)
     if match and match.group(2).lower() in GERMAN_MONTHS:
-        return date(int(match.group(3)), GERMAN_MONTHS[match.group(2).lower()], int(match.group(1)))
-    match = re.search(r"(\d{4})(\d{2})(\d{2})", head.findtext("datei", ""))
+        parts = (int(match.group(3)), GERMAN_MONTHS[match.group(2).lower()], int(match.group(1)))
+        return _valid_date(*parts, file=file, what=f"plan date (DatumPlan {text!r})")
+    datei = head.findtext("datei", "")
+    match = re.search(r"(\d{4})(\d{2})(\d{2})", datei)
     if match:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        parts = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        return _valid_date(*parts, file=file, what=f"plan date (datei {datei!r})")
     raise ImportFormatError(file, None, f"no plan date in Kopf (DatumPlan {text!r})")
 
 
-def _timestamp(text: str) -> datetime | None:
+def _valid_date(year: int, month: int, day: int, *, file: str, what: str) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        raise ImportFormatError(file, None, f"{what} is not a valid date") from exc
+
+
+def _timestamp(text: str, file: str, batch: ImportBatch) -> datetime | None:
     match = re.search(r"(\d{1,2})\.(\d{1,2})\.(\d{4}),?\s+(\d{1,2}):(\d{2})", text)
     if not match:
         return None
     day, month, year, hour, minute = (int(part) for part in match.groups())
-    return datetime(year, month, day, hour, minute)
+    try:
+        return datetime(year, month, day, hour, minute)
+    except ValueError:
+        message = f"zeitstempel {text.strip()!r} is not a valid date and time; ignored"
+        batch.warnings.append(ParseWarning(file, None, message))
+        return None
 
 
 def _short_date(text: str, file: str) -> date:
     """FreieTage use YYMMDD."""
     value = text.strip()
-    if not (len(value) == 6 and value.isdigit()):
+    if not (len(value) == 6 and value.isascii() and value.isdigit()):
         raise ImportFormatError(file, None, f"free day {value!r} is not YYMMDD")
-    return date(2000 + int(value[:2]), int(value[2:4]), int(value[4:]))
+    parts = (2000 + int(value[:2]), int(value[2:4]), int(value[4:]))
+    return _valid_date(*parts, file=file, what=f"free day {value!r}")
+
+
+def _number(text: str, high: int = MAX_NUMBER) -> int | None:
+    """A whole number 0..high written in ASCII digits, else None."""
+    if not _NUMBER.fullmatch(text) or int(text) > high:
+        return None
+    return int(text)
 
 
 def _value(element: ET.Element | None) -> str:
@@ -153,19 +179,27 @@ def _class_entries(klass: ET.Element, file: str, batch: ImportBatch) -> list[_En
     entries = []
     for std in klass.iterfind("Pl/Std"):
         period_text = _value(std.find("St"))
-        if not period_text.isdigit():
-            message = f"class {name}: period {period_text!r} is not a number; entry skipped"
+        period = _number(period_text, MAX_PERIOD)
+        if period is None:
+            message = (
+                f"class {name}: period {period_text!r} is not a number from 0 to {MAX_PERIOD}; "
+                "entry skipped"
+            )
             batch.warnings.append(ParseWarning(file, None, message))
             continue
         number = _value(std.find("Nr"))
+        lesson_number = _number(number)
+        if number and lesson_number is None:
+            message = f"class {name}: lesson number {number!r} is not readable; ignored"
+            batch.warnings.append(ParseWarning(file, None, message))
         entries.append(
             _Entry(
                 class_name=name,
-                period=int(period_text),
+                period=period,
                 subject=_value(std.find("Fa")),
                 teacher=_value(std.find("Le")),
                 room=_value(std.find("Ra")),
-                lesson_number=int(number) if number.isdigit() else None,
+                lesson_number=lesson_number,
                 info=_value(std.find("If")),
                 course=_value(std.find("Ku2")),
                 flags=_changes(std),
@@ -182,31 +216,44 @@ def _changes(std: ET.Element) -> frozenset[str]:
     )
 
 
-def _periods(klass: ET.Element) -> list[Period]:
+def _periods(klass: ET.Element, file: str, batch: ImportBatch) -> list[Period]:
     """Newer plans carry the class's time grid in KlStunden/KlSt (ZeitVon, ZeitBis)."""
     periods = []
     for slot in klass.iterfind("KlStunden/KlSt"):
         starts, ends = _clock(slot.get("ZeitVon", "")), _clock(slot.get("ZeitBis", ""))
-        number = _value(slot)
-        if starts and ends and number.isdigit():
-            periods.append(Period(int(number), starts, ends))
+        text = _value(slot)
+        number = _number(text, MAX_PERIOD)
+        if starts and ends and number is not None:
+            periods.append(Period(number, starts, ends))
+        elif slot.get("ZeitVon") or slot.get("ZeitBis") or text:
+            times = f"{slot.get('ZeitVon', '')}-{slot.get('ZeitBis', '')}"
+            message = f"period {text!r} ({times}) is not readable; left out of the time grid"
+            batch.warnings.append(ParseWarning(file, None, message))
     return periods
 
 
 def _clock(text: str) -> time | None:
-    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
-    return time(int(match.group(1)), int(match.group(2))) if match else None
+    match = re.fullmatch(r"\s*([0-9]{1,2}):([0-9]{2})\s*", text)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        return None
+    return time(int(match.group(1)), int(match.group(2)))
 
 
-def _planned_lessons(root: ET.Element) -> dict[int, _PlannedLesson]:
+def _planned_lessons(root: ET.Element, file: str, batch: ImportBatch) -> dict[int, _PlannedLesson]:
     planned = {}
-    for number in root.iterfind("Klassen/Kl/Unterricht/Ue/UeNr"):
-        if _value(number).isdigit():
-            planned[int(_value(number))] = _PlannedLesson(
-                teacher=number.get("UeLe", "").strip(),
-                subject=number.get("UeFa", "").strip(),
-                group=number.get("UeGr", "").strip(),
-            )
+    for element in root.iterfind("Klassen/Kl/Unterricht/Ue/UeNr"):
+        text = _value(element)
+        number = _number(text)
+        if number is None:
+            if text:
+                message = f"lesson number {text!r} is not readable; lesson list entry skipped"
+                batch.warnings.append(ParseWarning(file, None, message))
+            continue
+        planned[number] = _PlannedLesson(
+            teacher=element.get("UeLe", "").strip(),
+            subject=element.get("UeFa", "").strip(),
+            group=element.get("UeGr", "").strip(),
+        )
     return planned
 
 

@@ -424,8 +424,12 @@ def _day_lessons(
 
 
 def _for_audience(message: PlanMessage, selection: Selection) -> bool:
-    if not message.audience or selection.kind == "all":
+    """Messages for everybody go to every selection; a message with an audience (classes or
+    teachers) only to a selection of one of them, never to "everything"."""
+    if not message.audience:
         return True
+    if selection.kind == "all":
+        return False
     names = {n.strip().casefold() for n in message.audience.replace(";", ",").split(",")}
     wanted = {selection.class_name, selection.teacher, *selection.courses}
     return bool(names & {w.casefold() for w in wanted if w})

@@ -21,6 +21,7 @@ from schedules.importdata import (
     BREAK_SUPERVISION,
     CANCELLATION,
     EXAM,
+    MAX_PERIOD,
     MOVED,
     RELEASED,
     ROOM_CHANGE,
@@ -255,7 +256,12 @@ def parse_untis_html(data: bytes, file: str = "subst_001.htm") -> ImportBatch:
     batch = ImportBatch(source=SOURCE)
     stand = _STAND.search("".join(reader.text))
     if stand:
-        batch.generated_at = datetime.strptime(" ".join(stand.group(1).split()), "%d.%m.%Y %H:%M")
+        stamp = " ".join(stand.group(1).split())
+        try:
+            batch.generated_at = datetime.strptime(stamp, "%d.%m.%Y %H:%M")
+        except ValueError:
+            message = f"Stand {stamp!r} is not a valid date and time; ignored"
+            batch.warnings.append(ParseWarning(file, None, message))
     for day in reader.days:
         _read_day(day, file, batch)
     batch.substitutions = _unique_substitutions(batch.substitutions)
@@ -287,7 +293,11 @@ def _read_day(day: _Day, file: str, batch: ImportBatch) -> None:
     if not match or not match.group(3):
         batch.warnings.append(ParseWarning(file, None, f"day title {day.title!r} has no date"))
         return
-    page_date = date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+    try:
+        page_date = date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+    except ValueError as exc:
+        message = f"day title {day.title!r}: {match.group(0)!r} is not a valid date"
+        raise ImportFormatError(file, None, message) from exc
     batch.covered_dates.add(page_date)
     for table in day.tables:
         classes = table.css_class.split()
@@ -336,7 +346,10 @@ def _period_ranges(text: str) -> list[tuple[int, int]]:
         if not match:
             return []
         first = int(match.group(1))
-        ranges.append((first, int(match.group(2) or first)))
+        last = int(match.group(2) or first)
+        if not (0 <= first <= MAX_PERIOD and 0 <= last <= MAX_PERIOD):
+            return []
+        ranges.append((first, last))
     return ranges
 
 
@@ -405,6 +418,12 @@ def _row_substitution(
     if periods is None:
         batch.warnings.append(ParseWarning(file, None, f"period {period_text!r} not readable"))
         return None
+    date_text = values.get("date", _Value()).plain
+    row_date = _row_date(date_text, day)
+    if row_date is None:
+        message = f"date {date_text!r} is not a valid date; row skipped"
+        batch.warnings.append(ParseWarning(file, None, message))
+        return None
     art = values.get("art", _Value()).plain
     kind = _kind(art, values.get("cancelled", _Value()).plain, file, batch)
     classes, original_classes = _pair(values, "classes", _split)
@@ -416,7 +435,7 @@ def _row_substitution(
     texts = [values.get("text", _Value()).plain, art if art.startswith(_ARROWS) else ""]
     substitution = Substitution(
         external_id=values.get("id", _Value()).plain,
-        date=_row_date(values.get("date", _Value()).plain, day),
+        date=row_date,
         period=periods[0],
         period_to=periods[1],
         kind=kind,
@@ -464,9 +483,11 @@ def _single(text: str) -> tuple[str, ...]:
 
 
 def parse_periods(text: str) -> tuple[int, int] | None:
-    """Read "3", "1 - 2" or a break "0/1" (the period the break comes before) into a range."""
-    match = re.fullmatch(r"(\d+)\s*(?:([-/])\s*(\d+))?", text.strip())
-    if not match:
+    """Read "3", "1 - 2" or a break "0/1" (the period the break comes before) into a range.
+
+    None when unreadable or beyond MAX_PERIOD."""
+    match = re.fullmatch(r"([0-9]{1,3})\s*(?:([-/])\s*([0-9]{1,3}))?", text.strip())
+    if not match or any(int(part) > MAX_PERIOD for part in (match.group(1), match.group(3) or 0)):
         return None
     first, sign, second = int(match.group(1)), match.group(2), match.group(3)
     if sign == "/":
@@ -489,21 +510,26 @@ def _kind(art: str, cancelled: str, file: str, batch: ImportBatch) -> str:
     return kind
 
 
-def _row_date(text: str, day: date) -> date:
-    """A row date "10.6." has no year: take the one that puts it nearest to the page's day."""
+def _row_date(text: str, day: date) -> date | None:
+    """A row date "10.6." has no year: take the one that puts it nearest to the page's day.
+
+    No date means the page's day; an impossible one (31.2.) is None."""
     match = _DATE.search(text)
     if not match:
         return day
     dd, mm = int(match.group(1)), int(match.group(2))
     if match.group(3):
-        return date(int(match.group(3)), mm, dd)
+        try:
+            return date(int(match.group(3)), mm, dd)
+        except ValueError:
+            return None
     candidates = []
     for year in (day.year - 1, day.year, day.year + 1):
         try:
             candidates.append(date(year, mm, dd))
         except ValueError:
             continue
-    return min(candidates, key=lambda candidate: abs(candidate - day), default=day)
+    return min(candidates, key=lambda candidate: abs(candidate - day), default=None)
 
 
 def _unique_substitutions(substitutions: list[Substitution]) -> list[Substitution]:

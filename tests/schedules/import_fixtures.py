@@ -1,6 +1,7 @@
 """Small hand-written exports for the import tests: GPU files, an Indiware plan, zips."""
 
 import io
+import struct
 import zipfile
 from datetime import date
 
@@ -91,6 +92,49 @@ def zipped(files: dict[str, bytes], folder: str = "") -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
             archive.writestr(folder + name, data)
+    return buffer.getvalue()
+
+
+def _member_data_span(raw: bytearray) -> tuple[int, int]:
+    """Where the first member's compressed data starts in a zip, and its compressed size."""
+    name_length, extra_length = struct.unpack_from("<HH", raw, 26)
+    return 30 + name_length + extra_length, struct.unpack_from("<I", raw, 18)[0]
+
+
+def damaged_zip(kind: str) -> bytes:
+    """A zip of one GPU014.TXT whose member cannot be unpacked.
+
+    deflate: a broken deflate stream (zlib.error); lzma: a broken LZMA stream (LZMAError);
+    bzip2: a broken bzip2 stream (OSError); truncated: the member's sizes claim more data than
+    the file holds (EOFError)."""
+    method = {"lzma": zipfile.ZIP_LZMA, "bzip2": zipfile.ZIP_BZIP2}.get(kind, zipfile.ZIP_DEFLATED)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        archive.writestr("GPU014.TXT", b'7,"20240902",3\r\n' * 200)
+    raw = bytearray(buffer.getvalue())
+    start, size = _member_data_span(raw)
+    if kind == "truncated":
+        # A stored deflate block announcing 65535 bytes, and sizes far beyond the file's end.
+        raw[start : start + 5] = b"\x00\xff\xff\x00\x00"
+        central = raw.index(b"PK\x01\x02")
+        struct.pack_into("<I", raw, 18, size + 100_000)
+        struct.pack_into("<I", raw, central + 20, size + 100_000)
+        return bytes(raw)
+    keep = 9 if kind == "lzma" else 0  # zip's LZMA header: version and properties
+    raw[start + keep : start + size] = b"\xff" * (size - keep)
+    return bytes(raw)
+
+
+def zipped_with_nameless_members(files: dict[str, bytes]) -> bytes:
+    """The files in a zip that also holds members named "", "." and "./."."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(".", b"dot")
+        archive.writestr("./.", b"dot dot")
+        with archive.open(zipfile.ZipInfo(""), "w") as member:  # writestr refuses ""
+            member.write(b"nameless")
+        for name, data in files.items():
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 

@@ -380,3 +380,58 @@ def test_sample_gpu002_courses_windows_1252() -> None:
     assert by_key[(1744, "ShaGe", "ER")].classes == ("10a", "10b", "10g")
     assert by_key[(1744, "ShoMi", "KR")].classes == ("10a", "10b")
     assert by_key[(1492, "ThöGu", "SP G6")].hours_per_week == 2.0
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (f'1,"5a","Sch","D","A101",1,{HUGE},,', f"field 7 (period) is {HUGE!r}, not within"),
+        ('1,"5a","Sch","D","A101",1,31,,', "period 31 is not 0 to 30"),
+        ('1,"5a","Sch","D","A101",1,-1,,', "period -1 is not 0 to 30"),
+        (f'1,"5a","Sch","D","A101",{HUGE},1,,', f"field 6 (day) is {HUGE!r}, not within"),
+        (f'{HUGE},"5a","Sch","D","A101",1,1,,', f"field 1 (lesson number) is {HUGE!r}"),
+        ('2147483648,"5a","Sch","D","A101",1,1,,', "field 1 (lesson number) is '2147483648'"),
+        ('²,"5a","Sch","D","A101",1,1,,', "field 1 (lesson number) is '²', not a number"),
+    ],
+)
+def test_absurd_timetable_numbers_skip_the_line(line: str, message: str) -> None:
+    data = f'{line}\n2,"5a","Sch","M","A101",2,2,,\n'.encode()
+    lessons, warnings = gpu.parse_timetable(data)
+    assert [lesson.lesson_number for lesson in lessons] == [2]
+    assert warnings[0].line == 1
+    assert message in warnings[0].message
+
+
+def test_the_largest_lesson_number_still_fits() -> None:
+    lessons, warnings = gpu.parse_timetable(b'2147483647,"5a","Sch","M","A101",2,2,,\n')
+    assert (lessons[0].lesson_number, warnings) == (2**31 - 1, [])
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"f3": HUGE}, {"f3": "31"}, {"f5": HUGE}, {"f18": HUGE}],
+)
+def test_absurd_substitution_numbers_skip_the_line(fields: dict[str, str]) -> None:
+    data = gpu014(**fields) + gpu014(f1="8")
+    substitutions, warnings = gpu.parse_substitutions(data, "GPU014.TXT")
+    assert [sub.external_id for sub in substitutions] == ["8"]
+    assert warnings[0].line == 1
+    assert "not within" in warnings[0].message
+
+
+def test_absurd_absence_periods_and_room_capacity_skip_the_line() -> None:
+    absences, warnings = gpu.parse_absences(
+        f'1,"L","Mül","20240902","20240903",1,{HUGE},,\n'
+        '2,"L","Sch","20240902","20240903",1,31,,\n'
+        '3,"L","Kön","20240902","20240903",1,4,,\n'.encode()
+    )
+    assert [absence.name for absence in absences] == ["Kön"]
+    assert [w.line for w in warnings] == [1, 2]
+    rooms, warnings = gpu.parse_rooms(
+        f'"A101","Raum",,,,,,{HUGE}\n"A102","Raum",,,,,,30\n'.encode()
+    )
+    assert [(room.name, room.capacity) for room in rooms] == [("A102", 30)]
+    assert "capacity" in warnings[0].message

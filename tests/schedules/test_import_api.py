@@ -12,7 +12,16 @@ from mdm.extensions import db
 from mdm.models import School, User
 from schedules import importfiles, models
 from tests.conftest import SAMPLES
-from tests.schedules.import_fixtures import MONDAY, base_files, gpu_files, substitution, zipped
+from tests.schedules.import_fixtures import (
+    INDIWARE_PLAN,
+    MONDAY,
+    base_files,
+    damaged_zip,
+    gpu_files,
+    substitution,
+    zipped,
+    zipped_with_nameless_members,
+)
 
 Headers = Callable[[User], dict[str, str]]
 
@@ -116,6 +125,79 @@ def test_unsafe_or_oversized_zips_are_refused(
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
     assert reason in response.get_json()["errors"]["files"][0]
+
+
+def test_zip_members_without_a_name_are_ignored(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    archive = zipped_with_nameless_members(base_files())
+    response = client.post(
+        url(school), data=archive, headers=headers(school_admin), content_type="application/zip"
+    )
+    assert response.status_code == 201, response.get_json()
+    assert sorted(response.get_json()["files"]) == sorted(base_files())
+
+
+@pytest.mark.parametrize("kind", ["deflate", "lzma", "bzip2", "truncated"])
+def test_a_damaged_zip_is_a_clear_problem_and_changes_nothing(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers, kind: str
+) -> None:
+    assert upload(client, school, headers(school_admin), base_files()).status_code == 201
+    for request in (
+        {"data": damaged_zip(kind), "content_type": "application/zip"},
+        {
+            "data": multipart({"export.zip": damaged_zip(kind)}),
+            "content_type": "multipart/form-data",
+        },
+    ):
+        response = client.post(url(school), headers=headers(school_admin), **request)
+        assert response.status_code == 400
+        assert response.mimetype == "application/problem+json"
+        reason = response.get_json()["errors"]["files"][0]
+        assert reason.startswith("the zip file is damaged: member 'GPU014.TXT' cannot be unpacked")
+    assert substitution_count() == 3
+    assert client.get(url(school), headers=headers(school_admin)).get_json()["total"] == 1
+
+
+UNTIS_PAGE = (
+    '<html><body><div class="mon_title">{title}</div><table class="mon_list">'
+    '<tr class="list"><th class="list">Klasse(n)</th><th class="list">Stunde</th></tr>'
+    '<tr class="list"><td class="list">5a</td><td class="list">1</td></tr></table></body></html>'
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        (
+            {"PlanKl.xml": INDIWARE_PLAN.replace("23. November 2026", "31. Februar 2024").encode()},
+            "plan date (DatumPlan 'Montag, 31. Februar 2024') is not a valid date",
+        ),
+        (
+            {"PlanKl.xml": INDIWARE_PLAN.replace("<ft>261221</ft>", "<ft>261399</ft>").encode()},
+            "free day '261399' is not a valid date",
+        ),
+        (
+            {"subst_001.htm": UNTIS_PAGE.format(title="32.13.2024 Montag").encode()},
+            "subst_001.htm: day title '32.13.2024 Montag': '32.13.2024' is not a valid date",
+        ),
+    ],
+)
+def test_impossible_dates_in_plans_are_a_clear_problem_and_change_nothing(
+    client: FlaskClient,
+    school: School,
+    school_admin: User,
+    headers: Headers,
+    files: dict[str, bytes],
+    reason: str,
+) -> None:
+    assert upload(client, school, headers(school_admin), base_files()).status_code == 201
+    response = upload(client, school, headers(school_admin), files)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert reason in response.get_json()["errors"]["files"][0]
+    assert substitution_count() == 3
+    assert client.get(url(school), headers=headers(school_admin)).get_json()["total"] == 1
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from tests.schedules.import_fixtures import (
     INDIWARE_PLAN,
     MONDAY,
     base_files,
+    damaged_zip,
     gpu_files,
     substitution,
     zipped,
@@ -106,6 +107,26 @@ def test_failures_exit_1_with_a_clear_message_and_change_nothing(
     assert count(models.Substitution) == 3 and count(models.TimetableImport) == 1
 
 
+def test_damaged_zips_and_impossible_dates_exit_1_without_a_traceback(
+    runner: FlaskCliRunner, school: School, tmp_path: Path
+) -> None:
+    (tmp_path / "export.zip").write_bytes(damaged_zip("deflate"))
+    result = runner.invoke(
+        args=["import", "untis", str(tmp_path / "export.zip"), "--school", school.slug]
+    )
+    assert result.exit_code == 1 and result.exception is not None
+    assert isinstance(result.exception, SystemExit)
+    assert "refused, nothing changed: the zip file is damaged" in result.output
+    plan = INDIWARE_PLAN.replace("23. November 2026", "31. Februar 2024")
+    (tmp_path / "PlanKl.xml").write_text(plan, encoding="utf-8")
+    result = runner.invoke(
+        args=["import", "indiware", str(tmp_path / "PlanKl.xml"), "--school", school.slug]
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "is not a valid date" in result.output
+    assert count(models.TimetableImport) == 0
+
+
 def test_folder_job_imports_a_new_export_once(
     make_app: Callable[..., Flask],
     school: School,
@@ -159,6 +180,37 @@ def test_folder_job_logs_a_failed_export_and_keeps_the_plan(
     assert "binary data" in caplog.text
     db.session.expire_all()
     assert count(models.Substitution) == 3 and count(models.TimetableImport) == 1
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ({"export.zip": damaged_zip("lzma")}, "the zip file is damaged"),
+        (
+            {"PlanKl.xml": INDIWARE_PLAN.replace("23. November 2026", "31. Februar 2024").encode()},
+            "is not a valid date",
+        ),
+    ],
+)
+def test_folder_job_logs_damaged_files_without_a_traceback(
+    make_app: Callable[..., Flask],
+    school: School,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    files: dict[str, bytes],
+    reason: str,
+) -> None:
+    folder_app = make_app(TIMETABLE_IMPORT_FOLDER=str(tmp_path))
+    spec = next(spec for spec in registered_jobs(folder_app) if spec.id == JOB_ID)
+    write(tmp_path / school.slug, files)
+    with caplog.at_level(logging.ERROR, logger="schedules.import_folder"):
+        run_claimed(folder_app, spec, "2026-11-23T07:00:00Z")
+    failures = [r for r in caplog.records if r.name == "schedules.import_folder"]
+    assert len(failures) == 1 and failures[0].exc_info is None
+    assert "failed, nothing changed" in failures[0].getMessage()
+    assert reason in failures[0].getMessage()
+    db.session.expire_all()
+    assert count(models.TimetableImport) == 0
 
 
 def test_no_folder_no_job(app: Flask) -> None:

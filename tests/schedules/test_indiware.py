@@ -189,3 +189,68 @@ def test_sample_plan_2017() -> None:
     note = next(lesson for lesson in batch.lessons if lesson.text)
     assert (note.classes, note.subject, note.period) == (("08e",), "Spo", 1)
     assert note.text == "Jungen Kl.8b/8e Ausfall oder Aufenthaltsraum"
+
+
+# Unreadable values: a clear format error for the plan's own date, a warning for the rest
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        (
+            "<DatumPlan>Mittwoch, 4. September 2024</DatumPlan>",
+            "<DatumPlan>Samstag, 31. Februar 2024</DatumPlan>",
+            "31. Februar 2024",
+        ),
+        (
+            "<DatumPlan>Mittwoch, 4. September 2024</DatumPlan><datei>PlanKl20240904.xml</datei>",
+            "<datei>PlanKl20241399.xml</datei>",
+            "PlanKl20241399",
+        ),
+        ("<ft>241003</ft>", "<ft>241399</ft>", "241399"),
+        ("<ft>241003</ft>", "<ft>２４１００３</ft>", "not YYMMDD"),
+    ],
+)
+def test_impossible_plan_or_free_day_dates_are_format_errors(
+    old: str, new: str, match: str
+) -> None:
+    assert old in PLAN
+    with pytest.raises(ImportFormatError, match=match) as raised:
+        parse(PLAN.replace(old, new))
+    assert raised.value.file == "PlanKl20240904.xml"
+    assert "not a valid date" in raised.value.message or "YYMMDD" in raised.value.message
+
+
+def test_an_impossible_timestamp_is_ignored_with_a_warning() -> None:
+    batch = parse(PLAN.replace("03.09.2024, 16:45", "45.13.2024, 07:12"))
+    assert batch.generated_at is None
+    assert [w.message for w in batch.warnings] == [
+        "zeitstempel '45.13.2024, 07:12' is not a valid date and time; ignored"
+    ]
+    assert batch.covered_dates == {DAY}
+    assert len(batch.substitutions) == 4
+
+
+def test_impossible_clock_times_leave_the_period_out_of_the_grid() -> None:
+    text = PLAN.replace('ZeitVon="08:45" ZeitBis="09:30"', 'ZeitVon="08:45" ZeitBis="25:99"')
+    batch = parse(text)
+    assert [period.number for period in batch.periods] == [1]
+    assert "'2' (08:45-25:99) is not readable" in batch.warnings[0].message
+
+
+@pytest.mark.parametrize("period", ["99999999999999999999", "31", "²", "-1"])
+def test_absurd_period_numbers_skip_the_entry(period: str) -> None:
+    batch = parse(PLAN.replace("<St>6</St>", f"<St>{period}</St>"))
+    assert 6 not in {sub.period for sub in batch.substitutions}
+    assert f"period {period!r} is not a number from 0 to 30" in batch.warnings[0].message
+
+
+def test_absurd_lesson_numbers_are_ignored_with_a_warning() -> None:
+    huge = "99999999999999999999"
+    text = PLAN.replace("<Nr>104</Nr>", f"<Nr>{huge}</Nr>").replace(">300</UeNr>", ">²</UeNr>")
+    batch = parse(text)
+    art = next(sub for sub in batch.substitutions if sub.period == 6)
+    assert art.lesson_number is None
+    messages = [w.message for w in batch.warnings]
+    assert "lesson number '²' is not readable; lesson list entry skipped" in messages
+    assert f"class 5a: lesson number {huge!r} is not readable; ignored" in messages

@@ -411,7 +411,29 @@ def test_day_messages_for_everybody_and_for_the_selected_class() -> None:
         "7a bitte ins Sekretariat",
     ]
     assert feed(panel.Selection(teacher="MUE"), school_day)["messages"] == ["Schulkonzert"]
-    assert len(feed(panel.Selection(), school_day)["messages"]) == 3
+    # "Everything" (the public panel link, an admin's overview) gets only the messages for all.
+    assert feed(panel.Selection(), school_day)["messages"] == ["Schulkonzert"]
+
+
+def test_day_messages_for_a_teacher_reach_no_one_else() -> None:
+    messages = [
+        panel.PlanMessage(MONDAY, "Schulkonzert"),
+        panel.PlanMessage(MONDAY, "Herr Müller bitte zur Schulleitung", "MUE"),
+    ]
+    school_day = day(messages=messages)
+    for selection in (
+        panel.Selection(),
+        panel.Selection(class_name="7a"),
+        panel.Selection(class_name="7a", courses=frozenset({"Ma1"})),
+        panel.Selection(courses=frozenset({"Ma1"})),
+        panel.Selection(room="R101"),
+        panel.Selection(teacher="SCH"),
+    ):
+        assert feed(selection, school_day)["messages"] == ["Schulkonzert"], selection
+    assert feed(panel.Selection(teacher="MUE"), school_day)["messages"] == [
+        "Schulkonzert",
+        "Herr Müller bitte zur Schulleitung",
+    ]
 
 
 def test_day_messages_for_a_teacher() -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from mdm.extensions import db
 from mdm.models import AuditEvent, School, User
 from schedules import panel_service
-from schedules.models import PanelSettings, Substitution
+from schedules.models import DayMessage, PanelSettings, Substitution
 from tests.conftest import PASSWORD
 from tests.schedules.panel_factories import add_holiday, bump_plan, seed_plan
 
@@ -404,6 +404,38 @@ def test_the_panel_link_hides_teachers_when_the_school_does(
     )
     body = client.get(f"/api/v1/panel/{secret}").get_json()
     assert all(c["teachers"] is None for c in body["days"][0]["changes"])
+
+
+def test_messages_for_a_teacher_or_a_class_stay_off_the_panel_link_and_other_plans(
+    client: FlaskClient, school: School, school_admin: User, teacher: User, headers: Headers
+) -> None:
+    first, _second = seed_plan(school.id, teacher_user_id=teacher.id)
+    db.session.add_all(
+        [
+            DayMessage(
+                school_id=school.id, date=first, text="SCH zur Schulleitung", audience="SCH"
+            ),
+            DayMessage(school_id=school.id, date=first, text="5b Wandertag", audience="5b"),
+        ]
+    )
+    db.session.commit()
+    bump_plan(school.id)
+    concert = "Heute Schulkonzert in der Aula"
+    secret = client.post(url(school) + "/link", headers=headers(school_admin)).get_json()["secret"]
+
+    def messages(body: dict[str, Any]) -> list[str]:
+        return body["days"][0]["messages"]
+
+    assert messages(client.get(f"/api/v1/panel/{secret}").get_json()) == [concert]
+    assert messages(client.get(url(school), headers=headers(school_admin)).get_json()) == [concert]
+    student_view = client.get(url(school, **{"class": "7a"}), headers=headers(school_admin))
+    assert messages(student_view.get_json()) == [concert]
+    assert messages(client.get(f"/api/v1/panel/{secret}?class=5b").get_json()) == [
+        concert,
+        "5b Wandertag",
+    ]
+    own = client.get(url(school), headers=headers(teacher)).get_json()
+    assert messages(own) == [concert, "SCH zur Schulleitung"]
 
 
 @pytest.mark.parametrize("secret", ["nope", "pl_" + "A" * 43, "pl_"])

@@ -297,3 +297,42 @@ def test_sample_monitor_page_2018() -> None:
     assert six_a == [(1, 1), (2, 2), (3, 4), (5, 6)]
     assert all(sub.new_teachers == ("Müller I.",) for sub in subs if sub.new_classes == ("6a",))
     assert [w.message for w in batch.warnings] == ["unknown Art 'Tandem'; read as a substitution"]
+
+
+def test_an_impossible_day_title_is_a_format_error() -> None:
+    html = page(row("5a", "3", "Mül", "Sch", "M", "A101", "Vertretung"), title="32.13.2024 Montag")
+    with pytest.raises(ImportFormatError, match="'32.13.2024' is not a valid date") as raised:
+        untis_html.parse_untis_html(html.encode(), "subst_002.htm")
+    assert raised.value.file == "subst_002.htm"
+
+
+def test_an_impossible_stand_is_ignored_with_a_warning() -> None:
+    html = page(row("5a", "3", "Mül", "Sch", "M", "A101", "Vertretung"))
+    batch = untis_html.parse_untis_html(
+        html.replace("01.09.2024 17:05", "45.13.2024 07:12").encode()
+    )
+    assert batch.generated_at is None
+    assert len(batch.substitutions) == 1
+    assert [w.message for w in batch.warnings] == [
+        "Stand '45.13.2024 07:12' is not a valid date and time; ignored"
+    ]
+
+
+@pytest.mark.parametrize("row_date", ["31.2.2024", "30.2."])
+def test_a_row_with_an_impossible_date_is_skipped_with_a_warning(row_date: str) -> None:
+    headers = ("Datum", "Stunde", "Vertreter", "Art")
+    rows = row(row_date, "1", "Sch", "Vertretung") + row("3.9.", "2", "Sch", "Vertretung")
+    batch = untis_html.parse_untis_html(page(rows, headers=headers).encode())
+    assert [sub.date for sub in batch.substitutions] == [date(2024, 9, 3)]
+    assert [w.message for w in batch.warnings] == [
+        f"date {row_date!r} is not a valid date; row skipped"
+    ]
+
+
+@pytest.mark.parametrize("period", ["99999999999999999999", "31", "1 - 99999999999999999999"])
+def test_absurd_periods_are_skipped_with_a_warning(period: str) -> None:
+    batch = untis_html.parse_untis_html(
+        page(row("5a", period, "Mül", "Sch", "M", "A101", "Vertretung")).encode()
+    )
+    assert batch.substitutions == []
+    assert [w.message for w in batch.warnings] == [f"period {period!r} not readable"]
