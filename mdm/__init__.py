@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
+from flask.sessions import NullSession, SessionInterface
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, extensions, blueprints of all packages, errors, CLI, jobs."""
     app = Flask(__name__, instance_path=os.environ.get("MDM_INSTANCE_PATH") or None)
+    app.session_interface = NoCookieSessions()
     load_config(app, config)
 
     db.init_app(app)
@@ -56,6 +58,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(_finish_transaction)
     platform_jobs.init_app(app)
     return app
+
+
+class NoCookieSessions(SessionInterface):
+    """Logins are bearer tokens, never cookies: Flask's cookie session is not opened at all."""
+
+    def open_session(self, app: Flask, request: Request) -> NullSession:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
 
 
 def _configure_sqlite(app: Flask) -> None:
@@ -123,6 +135,8 @@ def _view_function(endpoint: str | None) -> Any:
 
 def _finish_transaction(response: Response) -> Response:
     """Commit once at the end of a successful request; roll back otherwise."""
+    if not db.session().in_transaction():
+        return response  # the request did not touch the database
     if response.status_code >= 400:
         db.session.rollback()
         return response
