@@ -55,10 +55,11 @@ class Device(db.Model):
     """A managed tablet, phone or computer of a school, school-owned or the owner's own (BYOD)."""
 
     __tablename__ = "devices"
-    __table_args__ = (
-        Index("ix_devices_school_status", "school_id", "status"),
-        Index("ix_devices_school_last_seen", "school_id", "last_seen_at"),
-    )
+    # Every check-in rewrites last_seen_at: it is deliberately not indexed, so that PostgreSQL can
+    # update the row in place (a HOT update, helped by the table's fillfactor, see migration
+    # 0005) instead of writing into every index of the table, on the busiest write of the
+    # service. "Last seen before/after" filters scan one school's devices, a few thousand rows.
+    __table_args__ = (Index("ix_devices_school_status", "school_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(
