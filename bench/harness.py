@@ -159,3 +159,23 @@ def median_result(results: list[WrkResult]) -> WrkResult:
         sum(r.requests for r in results),
         sum(r.errors for r in results),
     )
+
+
+def ratio_row(name: str, results: list[WrkResult], ceilings: list[WrkResult]) -> str:
+    """A markdown row: medians of the runs, and the median of the per-round ratios to the
+    ceiling (each ratio from two adjacent runs, so a noisy minute affects both sides alike)."""
+    result = median_result(results)
+    pairs = zip(results, ceilings, strict=True)
+    ratios = [r.requests_per_second / c.requests_per_second for r, c in pairs]
+    return (
+        f"| {name} | {result.requests_per_second:.0f} | {result.p50_ms:.1f} | "
+        f"{result.p99_ms:.1f} | {result.errors} | "
+        f"{median_result(ceilings).requests_per_second:.0f} | {statistics.median(ratios):.0%} "
+        f"({min(ratios):.0%}-{max(ratios):.0%}) |"
+    )
+
+
+RATIO_HEADER = (
+    "| what | req/s | p50 ms | p99 ms | errors | ceiling req/s | ratio to ceiling (range) |\n"
+    "|---|---|---|---|---|---|---|"
+)
