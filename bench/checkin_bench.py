@@ -62,14 +62,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument(
-        "--workers", type=int, help="gunicorn workers (default: 2 on SQLite, 4 on PostgreSQL)"
-    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (one per core)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    # SQLite has one writer at a time: two processes (one per core) contend least; PostgreSQL
-    # answers over a socket, so more processes keep the cores busy while others wait on it.
-    args.workers = args.workers or (2 if args.database == "sqlite" else 4)
 
     folder = workdir()
     url = database_url(args.database, folder)
