@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from mdm import audit
+from mdm import audit, users
 from mdm.actors import Actor
 from mdm.errors import NotFound, ValidationFailed
-from mdm.models import School, User
+from mdm.models import User
 from mdm.scoping import require_school
 from mdm.types import utcnow
 from schedules import gpu, models
@@ -106,9 +106,7 @@ def apply_batch(
     files: dict[str, str],
 ) -> ImportResult:
     """Apply a parsed export to the school; files maps file names to their sha256."""
-    require_school(actor, school_id)
-    if session.get(School, school_id) is None:
-        raise NotFound(f"school {school_id} not found")
+    users.get_school(session, actor, school_id)
     settings = session.get(models.PanelSettings, school_id, with_for_update=True)
     dates = replaced_dates(batch)
     _check_school_year(session, school_id, batch, dates)

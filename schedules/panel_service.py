@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from mdm import audit
+from mdm import audit, users
 from mdm.actors import Actor
 from mdm.errors import NotFound
 from mdm.models import School
@@ -353,15 +353,9 @@ def _settings_row(session: Session, school_id: int) -> PanelSettings:
     return settings
 
 
-def _admin_school(session: Session, actor: Actor, school_id: int) -> None:
-    require_school(actor, school_id)
-    if session.get(School, school_id) is None:
-        raise NotFound(f"school {school_id} not found")
-
-
 def get_settings(session: Session, actor: Actor, school_id: int) -> PanelSettings:
     """A school's panel settings (defaults when none were saved)."""
-    _admin_school(session, actor, school_id)
+    users.get_school(session, actor, school_id)
     settings = session.get(PanelSettings, school_id)
     return settings or PanelSettings(
         school_id=school_id, hide_teachers_from_students=False, plan_version=0
@@ -370,7 +364,7 @@ def get_settings(session: Session, actor: Actor, school_id: int) -> PanelSetting
 
 def set_hide_teachers(session: Session, actor: Actor, school_id: int, hide: bool) -> PanelSettings:
     """Hide (or show again) teacher names from students on the panel."""
-    _admin_school(session, actor, school_id)
+    users.get_school(session, actor, school_id)
     settings = _settings_row(session, school_id)
     settings.hide_teachers_from_students = hide
     session.flush()
@@ -401,7 +395,7 @@ def _hash(secret: str) -> str:
 def issue_panel_link(session: Session, actor: Actor, school_id: int) -> str:
     """Create the read-only panel link, or replace it (the old one stops working); the secret is
     returned once and only its hash is kept."""
-    _admin_school(session, actor, school_id)
+    users.get_school(session, actor, school_id)
     settings = _settings_row(session, school_id)
     action = "panel.link.rotate" if settings.public_link_hash else "panel.link.create"
     secret = LINK_PREFIX + secrets.token_urlsafe(32)
@@ -422,7 +416,7 @@ def issue_panel_link(session: Session, actor: Actor, school_id: int) -> str:
 
 def revoke_panel_link(session: Session, actor: Actor, school_id: int) -> None:
     """Switch the read-only panel link off."""
-    _admin_school(session, actor, school_id)
+    users.get_school(session, actor, school_id)
     settings = session.get(PanelSettings, school_id)
     if settings is None or settings.public_link_hash is None:
         raise NotFound("the school has no panel link")
