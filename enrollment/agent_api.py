@@ -5,6 +5,7 @@ from typing import Any
 from flask import current_app, request
 from flask_jwt_extended import get_current_user, verify_jwt_in_request
 from flask_smorest import Blueprint
+from sqlalchemy import Connection
 
 from enrollment import agent, service
 from enrollment.schemas import (
@@ -30,8 +31,8 @@ DEVICE_AUTH = [{"deviceSecret": []}]
 CLIENT_CERT_HEADER = "X-SSL-Client-Cert"
 
 
-def _device() -> agent.AgentDevice:
-    """The device this request authenticates as."""
+def _device(connection: Connection | None = None) -> agent.AgentDevice:
+    """The device this request authenticates as (on the session's connection by default)."""
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     secret = credential.strip() if scheme.lower() == "bearer" else None
     certificate = (
@@ -39,7 +40,9 @@ def _device() -> agent.AgentDevice:
         if current_app.config["AGENT_TRUST_CLIENT_CERT_HEADER"]
         else None
     )
-    return agent.authenticate(db.session, secret, certificate, client_address())
+    return agent.authenticate(
+        connection or db.session.connection(), secret, certificate, client_address()
+    )
 
 
 @blp.route("/enroll", methods=["POST"])
@@ -78,9 +81,13 @@ def enroll(body: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(security=DEVICE_AUTH)
 def check_in(body: dict[str, Any]) -> dict[str, Any]:
     """Report that the device is alive (and its inventory); answers with the pending work."""
-    return agent.check_in(
-        db.session, _device(), inventory=body.get("inventory"), os_version=body.get("os_version")
-    )
+    with agent.check_in_connection() as connection:
+        return agent.check_in(
+            connection,
+            _device(connection),
+            inventory=body.get("inventory"),
+            os_version=body.get("os_version"),
+        )
 
 
 @blp.route("/configuration", methods=["GET"])

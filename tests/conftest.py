@@ -110,6 +110,8 @@ def make_app(migrated: str) -> Iterator[Callable[..., Flask]]:
     for app in apps:
         with app.app_context():
             db.engine.dispose()
+        for engine in app.extensions.get("agent_check_in_engines", {}).values():
+            engine.dispose()
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
-from sqlalchemy import event, select, text
+from sqlalchemy import Engine, event, select, text, update
 
+from enrollment import agent
 from enrollment.identity import hash_secret, load_ca, verify_device_certificate
 from enrollment.models import DeviceCA, DeviceCredential, EnrollmentToken
 from mdm.device_models import Device, Group
@@ -21,6 +22,14 @@ from mdm.types import utcnow
 from tests.enrollment.conftest import csr_pem, device_auth
 
 Headers = Callable[[User], dict[str, str]]
+
+
+def all_engines(app: Flask) -> list[Engine]:
+    """The app's engine and, where it has its own, the engine of check-ins."""
+    with app.test_request_context():
+        check_ins = agent.check_in_engine()
+    # On SQLite the check-in engine shares the main engine's connections and events.
+    return [db.engine] if check_ins.dialect is db.engine.dialect else [db.engine, check_ins]
 
 
 def test_enroll_a_school_device(
@@ -133,7 +142,7 @@ def test_check_in_updates_last_seen_and_inventory(
     assert device.os_version == "15"
 
 
-def test_check_in_is_one_select_and_one_update(
+def test_check_in_is_one_select_and_one_update_without_a_transaction(
     app: Flask, client: FlaskClient, enrolled: dict[str, Any]
 ) -> None:
     statements: list[str] = []
@@ -141,7 +150,9 @@ def test_check_in_is_one_select_and_one_update(
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement.split()[0].upper())
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    engines = all_engines(app)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         for _ in range(2):
             response = client.post(
@@ -151,21 +162,48 @@ def test_check_in_is_one_select_and_one_update(
             )
             assert response.status_code == 200
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    # PostgreSQL also gets "SET LOCAL synchronous_commit TO OFF" before the UPDATE.
-    per_check_in = (
-        ["SELECT", "SET", "UPDATE"]
-        if db.engine.dialect.name == "postgresql"
-        else [
-            "SELECT",
-            "UPDATE",
-        ]
-    )
-    assert statements == per_check_in * 2
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+    # No BEGIN, no COMMIT: each statement commits on its own (checked below for PostgreSQL).
+    assert statements == ["SELECT", "UPDATE"] * 2
+
+
+def test_check_ins_commit_each_statement_and_do_not_wait_for_the_wal_flush(
+    app: Flask, client: FlaskClient, enrolled: dict[str, Any]
+) -> None:
+    with app.test_request_context(), agent.check_in_connection() as connection:
+        device = agent.authenticate(connection, enrolled["credential"]["secret"], None, None)
+        agent.check_in(connection, device, inventory={"battery": 7}, os_version=None)
+        raw = connection.connection.dbapi_connection
+        if connection.dialect.name == "postgresql":
+            assert raw.info.transaction_status == raw.info.transaction_status.IDLE
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+            # Everything else keeps the server's default.
+            assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "on"
+        else:
+            assert raw.in_transaction is False
+    # Committed: another connection sees it.
+    db.session.expire_all()
+    assert db.session.get(Device, device.device_id).inventory == {"battery": 7}
+
+
+def test_a_device_retired_between_its_select_and_its_update_is_told_so(
+    app: Flask, enrolled: dict[str, Any]
+) -> None:
+    with app.test_request_context(), agent.check_in_connection() as connection:
+        device = agent.authenticate(connection, enrolled["credential"]["secret"], None, None)
+        db.session.execute(
+            update(Device).where(Device.id == device.device_id).values(status="retired")
+        )
+        db.session.commit()
+        with pytest.raises(agent.DeviceRetired):
+            agent.check_in(connection, device, inventory={"battery": 5}, os_version=None)
+    db.session.expire_all()
+    assert db.session.get(Device, device.device_id).inventory != {"battery": 5}
 
 
 def test_unchanged_inventory_is_not_written_again(
-    client: FlaskClient, enrolled: dict[str, Any]
+    app: Flask, client: FlaskClient, enrolled: dict[str, Any]
 ) -> None:
     statements: list[str] = []
 
@@ -173,7 +211,9 @@ def test_unchanged_inventory_is_not_written_again(
         if statement.startswith("UPDATE"):
             statements.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    engines = all_engines(app)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         client.post(
             "/api/agent/v1/checkin",
@@ -181,7 +221,8 @@ def test_unchanged_inventory_is_not_written_again(
             headers=device_auth(enrolled),
         )
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     assert len(statements) == 1 and "inventory" not in statements[0]
 
 
