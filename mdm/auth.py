@@ -1,11 +1,13 @@
 """Login tokens (flask-jwt-extended), revocation, rate limits, and the actor of a request."""
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_app_context, request
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -14,14 +16,14 @@ from flask_jwt_extended import (
     get_jwt,
     verify_jwt_in_request,
 )
-from sqlalchemy import bindparam, delete, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, event, exists, inspect, or_, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from mdm import audit, users
+from mdm import audit, freshness, users
 from mdm.actors import Actor
 from mdm.errors import NotAuthenticated, PermissionDenied, RateLimited, problem
 from mdm.extensions import db, jwt
-from mdm.models import RevokedToken, User
+from mdm.models import RevokedToken, School, User
 from mdm.ratelimit import FailureCounter, make_counter
 from mdm.types import utcnow
 
@@ -31,6 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def init_app(app: Flask) -> None:
     """Wire flask-jwt-extended to users, revocation and problem+json errors."""
     app.config["JWT_TOKEN_LOCATION"] = ["headers"]
+    app.extensions["mdm_login_checks"] = LoginChecks()
     app.extensions["mdm_login_failures"] = make_counter(
         app.config["RATELIMIT_STORAGE_URL"], int(app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
     )
@@ -54,18 +57,112 @@ def init_app(app: Flask) -> None:
     jwt.needs_fresh_token_loader(lambda header, payload: unauthorized("a fresh login is needed"))
 
 
-# Every logged-in request runs this: the user and whether the token (or the refresh token it
-# came from) was revoked, in one query built once.
+# A logged-in request whose check the worker does not remember runs this: the user and whether
+# the token (or the refresh token it came from) was revoked, in one query built once.
 _USER_AND_REVOCATION = select(
     User,
     exists()
     .where(or_(RevokedToken.jti == bindparam("jti"), RevokedToken.jti == bindparam("rjti")))
     .label("revoked"),
 ).where(User.id == bindparam("user_id"))
+# Fresh columns even when the session already holds the user (tests share one session).
+_USER_AND_REVOCATION = _USER_AND_REVOCATION.execution_options(populate_existing=True)
+_AUTH_VERSIONS = select(School.id, School.auth_version)
+# Requests that only read may use a remembered login check; a change always asks the database.
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Not remembered, so that no copy of a password hash lingers in memory.
+_FORGOTTEN_COLUMNS = frozenset({"password_hash"})
+# Changes of these columns do not touch a login: a login itself sets last_login_at.
+_HARMLESS_COLUMNS = frozenset({"last_login_at"})
+
+
+@dataclass(frozen=True)
+class LoginCheck:
+    """What the database said about one token: its user and whether it was revoked."""
+
+    user: User  # a detached copy without the password hash; requests only read it
+    revoked: bool
+    school_id: int
+    auth_version: int
+
+
+class LoginChecks:
+    """The login checks this worker remembers for reading requests (see mdm.freshness).
+
+    A check is good while its school's auth_version is what it was when the check was made; the
+    versions of all schools are looked up again when older than CACHE_CHECK_SECONDS, and at once
+    after this worker committed a change that raised one. Users without a school (city IT
+    admins) are always checked in the database.
+    """
+
+    size = 50_000
+
+    def __init__(self) -> None:
+        self._checks: freshness.LRUCache[str, LoginCheck] = freshness.LRUCache(self.size)
+        self._versions: dict[int, int] = {}
+        self._looked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def versions(self, session: Session) -> dict[int, int]:
+        """The auth version of every school, looked up again when too old."""
+        started = freshness.now()
+        if started - self._looked_at > freshness.check_seconds():
+            with self._lock:
+                if started - self._looked_at > freshness.check_seconds():
+                    rows = session.connection().execute(_AUTH_VERSIONS).all()
+                    self._versions = {row.id: row.auth_version for row in rows}
+                    self._looked_at = started
+        return self._versions
+
+    def get(self, jti: str, versions: dict[int, int]) -> LoginCheck | None:
+        """The remembered check of a token, if its school has not changed since."""
+        check = self._checks.get(jti)
+        if check is None or versions.get(check.school_id) != check.auth_version:
+            return None
+        return check
+
+    def remember(self, jti: str, user: User, revoked: bool, versions: dict[int, int]) -> None:
+        """Remember a check made after `versions` were looked up."""
+        if user.school_id is None or user.school_id not in versions:
+            return
+        copy = User(
+            **{
+                attribute.key: getattr(user, attribute.key)
+                for attribute in inspect(User).column_attrs
+                if attribute.key not in _FORGOTTEN_COLUMNS
+            }
+        )
+        make_transient_to_detached(copy)
+        version = versions[user.school_id]
+        self._checks.put(jti, LoginCheck(copy, revoked, user.school_id, version))
+
+    def look_again(self) -> None:
+        """Make the next request look up the versions (after this worker changed one)."""
+        self._looked_at = float("-inf")
+
+    def clear(self) -> None:
+        """Forget every check."""
+        self._checks.clear()
+        self.look_again()
+
+
+def _login_checks() -> LoginChecks | None:
+    """The remembered checks, when this request may use them."""
+    if request.method not in READING_METHODS or freshness.check_seconds() <= 0:
+        return None
+    return current_app.extensions["mdm_login_checks"]
 
 
 def _is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
     """Load the token's user (kept for _load_user) and tell whether the token was revoked."""
+    checks = _login_checks()
+    versions: dict[int, int] = {}
+    if checks is not None:
+        versions = checks.versions(db.session)
+        check = checks.get(payload["jti"], versions)
+        if check is not None:
+            g.mdm_token_user = check.user
+            return check.revoked or _password_changed_since(check.user, payload)
     params = {
         "user_id": int(payload["sub"]),
         "jti": payload["jti"],
@@ -75,14 +172,66 @@ def _is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
     g.mdm_token_user = row.User if row is not None else None
     if row is None:
         return False
-    changed = row.User.password_changed_at
-    return row.revoked or (changed is not None and payload["iat"] < changed.timestamp())
+    if checks is not None:
+        checks.remember(payload["jti"], row.User, bool(row.revoked), versions)
+    return row.revoked or _password_changed_since(row.User, payload)
+
+
+def _password_changed_since(user: User, payload: dict[str, Any]) -> bool:
+    """Tell whether the password was changed after the token was issued."""
+    changed = user.password_changed_at
+    return changed is not None and payload["iat"] < changed.timestamp()
 
 
 def _load_user(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
     """The active user the revocation check loaded (flask-jwt-extended asks after it)."""
     user = g.pop("mdm_token_user", None)
     return user if user is not None and user.active else None
+
+
+@event.listens_for(Session, "before_flush")
+def _raise_auth_versions(session: Session, _context: Any, _instances: Any) -> None:
+    """Raise the auth version of the schools whose users' logins this flush may end."""
+    schools: set[int | None] = set()
+    for obj in session.new:
+        if isinstance(obj, RevokedToken) and obj.user_id is not None:
+            owner = session.get(User, obj.user_id)
+            schools.add(owner.school_id if owner is not None else None)
+    for obj in session.dirty:
+        if isinstance(obj, User):
+            schools.update(_schools_of_changed_user(obj))
+    for obj in session.deleted:
+        if isinstance(obj, User):
+            schools.add(obj.school_id)
+    schools.discard(None)
+    if not schools:
+        return
+    session.execute(
+        update(School)
+        .where(School.id.in_(sorted(schools)))  # type: ignore[arg-type]
+        .values(auth_version=School.auth_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    checks = current_app.extensions.get("mdm_login_checks") if has_app_context() else None
+    if checks is not None:
+        freshness.after_commit(session, checks.look_again)
+
+
+def _schools_of_changed_user(user: User) -> set[int | None]:
+    """The schools (before and after) of a user whose login-relevant columns changed."""
+    state = inspect(user)
+    changed = False
+    schools: set[int | None] = set()
+    for attribute in state.mapper.column_attrs:
+        history = state.attrs[attribute.key].history
+        if not history.has_changes() or attribute.key in _HARMLESS_COLUMNS:
+            continue
+        changed = True
+        if attribute.key == "school_id":
+            schools.update(history.deleted)
+    if changed:
+        schools.add(user.school_id)
+    return schools
 
 
 def client_address() -> str | None:

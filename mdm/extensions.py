@@ -59,8 +59,8 @@ class VerifyingOnceJWTManager(JWTManager):
     """flask-jwt-extended's manager that verifies each distinct token once per process.
 
     A token's signature is checked the first time the process sees it; later requests with the
-    same token only have their expiry checked again. Revocation is not cached (mdm.auth checks it
-    on every request). This halves the cost of a logged-in request on the busiest endpoints.
+    same token only have their expiry checked again. Revocation is checked apart from this, in
+    mdm.auth. This halves the cost of a logged-in request on the busiest endpoints.
     """
 
     cache_size = 10_000

@@ -22,6 +22,8 @@ class School(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Raised with every change that may end a login of its users (mdm.auth, mdm.freshness).
+    auth_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class User(db.Model):

@@ -8,11 +8,12 @@ def init_app(app: Flask) -> None:
     from mdm import extensions
     from mdm.demo import register_demo
     from mdm.jobs import JobSpec, register_job
-    from schedules import api, demo, import_folder, models  # noqa: F401  (models: the tables)
+    from schedules import api, demo, import_folder, models, panel_service  # noqa: F401
     from schedules.import_cli import import_group
     from schedules.panel_views import blp as panel_api
     from schedules.panel_views import pages as panel_pages
 
+    panel_service.init_app(app)
     extensions.api.register_blueprint(panel_api)
     app.register_blueprint(panel_pages)
     extensions.api.register_blueprint(api.blp)

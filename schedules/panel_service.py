@@ -1,9 +1,11 @@
 """The panel's data and settings: plan rows loaded once per plan version, the read-only link.
 
-Every request reads the school's panel state (plan version, settings, time zone) with one small
-query; the plan rows of the requested school days are loaded in a few queries only when this
-process has not loaded them for that plan version yet. An import bumps the plan version, so a
-cached plan is never served after a newer one was committed.
+A request needs the school's panel state (plan version, settings, time zone): one small query,
+which the worker remembers for CACHE_CHECK_SECONDS (and forgets at once after it committed a
+change of it itself; see mdm.freshness). The plan rows of the requested school days are loaded in
+a few queries only when this process has not loaded them for that plan version yet. An import
+raises the plan version, so no worker serves an older plan longer than CACHE_CHECK_SECONDS after
+a newer one was committed.
 """
 
 from __future__ import annotations
@@ -12,19 +14,19 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, bindparam, or_, select
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import Row, Select, bindparam, event, or_, select
 from sqlalchemy.orm import Session
 
-from mdm import audit, users
+from mdm import audit, freshness, users
 from mdm.actors import Actor
 from mdm.errors import NotFound
+from mdm.freshness import LRUCache
 from mdm.models import School
 from mdm.scoping import require_school
 from mdm.types import utcnow
@@ -49,8 +51,6 @@ LINK_LOOKUP_CHARS = 8
 _LINK_RE = re.compile(rf"^{LINK_PREFIX}[A-Za-z0-9_-]{{43}}$")
 PLAN_CACHE_ENTRIES = 256
 FEED_CACHE_ENTRIES = 2048
-K = TypeVar("K")
-V = TypeVar("V")
 PlanKey = tuple[int, int, datetime | None, date, int]
 
 
@@ -73,36 +73,6 @@ class LoadedPlan:
     teacher_of_user: dict[int, str]
     subject_names: dict[str, str]
     change_times: list[datetime]
-
-
-class LRUCache(Generic[K, V]):
-    """A small thread-safe least-recently-used cache of one process."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        """The cached value, or None."""
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        """Keep a value, dropping the least recently used beyond the size."""
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._entries.clear()
 
 
 # Loaded plans by (school, plan version, plan update time, today, days).
@@ -137,12 +107,68 @@ def _state(row: Row[Any]) -> PanelState:
     )
 
 
+class RememberedStates:
+    """The panel state of each school as this worker last read it (see mdm.freshness)."""
+
+    def __init__(self) -> None:
+        self._states: dict[int, tuple[float, PanelState]] = {}
+
+    def get(self, school_id: int) -> PanelState | None:
+        """The school's state, unless it is older than CACHE_CHECK_SECONDS."""
+        remembered = self._states.get(school_id)
+        if remembered is None or freshness.now() - remembered[0] > freshness.check_seconds():
+            return None
+        return remembered[1]
+
+    def remember(self, looked_at: float, state: PanelState) -> None:
+        """Keep a state read at `looked_at`."""
+        self._states[state.school_id] = (looked_at, state)
+
+    def forget(self, school_id: int) -> None:
+        """Read the school's state again at its next request."""
+        self._states.pop(school_id, None)
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its remembered panel states."""
+    app.extensions["panel_states"] = RememberedStates()
+
+
 def panel_state(session: Session, school_id: int) -> PanelState:
-    """The school's panel state in one query; NotFound for an unknown school."""
+    """The school's panel state (remembered for a moment, else one query); NotFound for an
+    unknown school."""
+    states: RememberedStates = current_app.extensions["panel_states"]
+    state = states.get(school_id)
+    if state is None:
+        looked_at = freshness.now()
+        state = _read_state(session, school_id)
+        states.remember(looked_at, state)
+    return state
+
+
+def _read_state(session: Session, school_id: int) -> PanelState:
     row = session.connection().execute(_STATE_BY_SCHOOL, {"school_id": school_id}).one_or_none()
     if row is None:
         raise NotFound(f"school {school_id} not found")
     return _state(row)
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_changed_states(session: Session, _context: Any, _instances: Any) -> None:
+    """After a commit that changes a school's panel settings (an import raises the plan version)
+    or the school itself, this worker reads its panel state again."""
+    schools = {
+        obj.school_id if isinstance(obj, PanelSettings) else obj.id
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(obj, PanelSettings | School)
+    }
+    if not schools or not has_app_context():
+        return
+    states: RememberedStates | None = current_app.extensions.get("panel_states")
+    if states is None:
+        return
+    for school_id in schools:
+        freshness.after_commit(session, lambda school_id=school_id: states.forget(school_id))
 
 
 def school_today(timezone: str, now: datetime | None = None) -> date:
@@ -159,7 +185,7 @@ def load_plan(session: Session, state: PanelState, today: date, count: int) -> L
     plan = _load(session, state.school_id, today, count)
     # An import committed while loading may have mixed versions into the rows: keep them only
     # when the version is still the one the key names.
-    latest = panel_state(session, state.school_id)
+    latest = _read_state(session, state.school_id)
     if (latest.plan_version, latest.plan_updated_at) == (state.plan_version, state.plan_updated_at):
         plan_cache.put(key, plan)
     return plan

@@ -6,8 +6,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_jwt_extended import create_access_token
 from sqlalchemy import event, select
 
+from mdm import freshness
 from mdm.extensions import db
 from mdm.models import AuditEvent, School, User
 from schedules import panel_service
@@ -303,7 +305,7 @@ def test_a_new_plan_version_is_served_at_once(
     assert second.get_json()["days"][0]["changes"][0]["text"] == "Mathe in der Aula"
 
 
-def test_a_cached_plan_costs_one_query_besides_the_login(
+def test_a_remembered_plan_and_login_cost_no_query(
     app: Flask, client: FlaskClient, school: School, student: User, headers: Headers, plan: Any
 ) -> None:
     auth = headers(student)
@@ -320,9 +322,34 @@ def test_a_cached_plan_costs_one_query_besides_the_login(
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 200
+    assert statements == []
+
+
+def test_without_remembering_a_cached_plan_costs_the_login_and_one_query(
+    make_app: Any, school: School, student: User, plan: Any
+) -> None:
+    app = make_app(CACHE_CHECK_SECONDS=0)
+    client = app.test_client()
+    with app.test_request_context():
+        auth = {"Authorization": f"Bearer {create_access_token(identity=str(student.id))}"}
+    feed_url = url(school, **{"class": "7a"})
+    client.get(feed_url, headers=auth)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(feed_url, headers=auth)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200
     plan_queries = [s for s in statements if "panel_settings" in s or "lessons" in s]
     assert len(plan_queries) == 1
-    assert len(statements) <= 3  # revoked-token check, the user, the panel state
+    assert len(statements) == 2  # the user with the revocation check, the panel state
 
 
 # Settings and the read-only link
@@ -487,3 +514,67 @@ def test_a_student_logs_in_and_fetches_the_feed(
     ).get_json()
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert client.get(url(school), headers=auth).status_code == 200
+
+
+# What a worker remembers of the plan (mdm.freshness)
+
+
+def test_a_new_plan_reaches_the_other_workers_within_the_check_interval(
+    app: Flask,
+    make_app: Callable[..., Flask],
+    client: FlaskClient,
+    school: School,
+    student: User,
+    headers: Headers,
+    plan: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(freshness, "now", lambda: clock[0])
+    first = client.get(url(school), headers=headers(student)).get_json()["plan_version"]
+    other_worker = make_app()
+
+    with other_worker.app_context():
+        bump_plan(school.id)  # an import in the other worker
+
+    assert client.get(url(school), headers=headers(student)).get_json()["plan_version"] == first
+    clock[0] += app.config["CACHE_CHECK_SECONDS"] + 0.1
+    assert client.get(url(school), headers=headers(student)).get_json()["plan_version"] == first + 1
+
+
+def test_the_worker_that_imports_serves_the_new_plan_at_once(
+    client: FlaskClient,
+    school: School,
+    student: User,
+    headers: Headers,
+    plan: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(freshness, "now", lambda: 1000.0)
+    first = client.get(url(school), headers=headers(student)).get_json()["plan_version"]
+
+    bump_plan(school.id)
+
+    assert client.get(url(school), headers=headers(student)).get_json()["plan_version"] == first + 1
+
+
+def test_a_changed_setting_is_served_at_once_by_the_worker_that_changed_it(
+    client: FlaskClient,
+    school: School,
+    student: User,
+    school_admin: User,
+    headers: Headers,
+    plan: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(freshness, "now", lambda: 1000.0)
+    assert client.get(url(school), headers=headers(student)).get_json()["hide_teachers"] is False
+
+    changed = client.patch(
+        f"/api/v1/schools/{school.id}/panel/settings",
+        headers=headers(school_admin),
+        json={"hide_teachers_from_students": True},
+    )
+
+    assert changed.status_code == 200
+    assert client.get(url(school), headers=headers(student)).get_json()["hide_teachers"] is True
