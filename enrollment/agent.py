@@ -11,7 +11,16 @@ from urllib.parse import unquote
 
 from cryptography import x509
 from flask import current_app
-from sqlalchemy import Connection, Engine, Update, bindparam, create_engine, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Update,
+    bindparam,
+    create_engine,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from enrollment import identity, service
@@ -117,12 +126,14 @@ def _new_check_in_engine(main: Engine) -> Engine:
     if main.dialect.name != "postgresql":
         # SQLite: the same connections (and their set-up), used without a transaction.
         return main.execution_options(isolation_level="AUTOCOMMIT")
-    return create_engine(
-        main.url,
-        isolation_level="AUTOCOMMIT",
-        pool_pre_ping=True,
-        connect_args={"options": "-c synchronous_commit=off"},
-    )
+    # The app's engine options (pool, connect arguments) with autocommit, and the setting added
+    # to any server options the deployment passes already.
+    options = dict(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+    connect_args = dict(options.pop("connect_args", {}))
+    server_options = connect_args.get("options", "")
+    connect_args["options"] = f"{server_options} -c synchronous_commit=off".strip()
+    options["isolation_level"] = "AUTOCOMMIT"
+    return create_engine(main.url, connect_args=connect_args, **options)
 
 
 @contextmanager
@@ -144,22 +155,34 @@ def _certificate_fingerprint(header: str) -> str:
     return identity.certificate_fingerprint(cert)
 
 
-def authenticate(
-    connection: Connection,
-    secret: str | None,
-    client_certificate: str | None,
-    address: str | None,
-) -> AgentDevice:
-    """The device of a device secret (or, behind a trusted TLS proxy, of a client certificate)."""
+@dataclass(frozen=True)
+class CredentialLookup:
+    """How to find the credential a request presents, worked out without the database."""
+
+    statement: Select[Any]
+    key: str
+    secret: str | None
+
+
+def credential_lookup(secret: str | None, client_certificate: str | None) -> CredentialLookup:
+    """The lookup of a device secret (or, behind a trusted TLS proxy, of a client certificate);
+    NotAuthenticated when the request presents nothing that could be one."""
     if secret:
         if not identity.is_device_secret(secret):
             raise _refuse("not a device credential")
-        stmt, key = _BY_LOOKUP_KEY, identity.device_lookup_key(secret)
-    elif client_certificate:
-        stmt, key = _BY_FINGERPRINT, _certificate_fingerprint(client_certificate)
-    else:
-        raise _refuse("send the device secret as 'Authorization: Bearer <secret>'")
-    row = connection.execute(stmt, {"key": key}).one_or_none()
+        return CredentialLookup(_BY_LOOKUP_KEY, identity.device_lookup_key(secret), secret)
+    if client_certificate:
+        fingerprint = _certificate_fingerprint(client_certificate)
+        return CredentialLookup(_BY_FINGERPRINT, fingerprint, None)
+    raise _refuse("send the device secret as 'Authorization: Bearer <secret>'")
+
+
+def authenticate(
+    connection: Connection, lookup: CredentialLookup, address: str | None
+) -> AgentDevice:
+    """The enrolled device whose credential the request presents."""
+    secret = lookup.secret
+    row = connection.execute(lookup.statement, {"key": lookup.key}).one_or_none()
     if row is None or (secret and not identity.secret_matches(secret, row.secret_hash)):
         raise _refuse("unknown device credential")
     if row.revoked_at is not None:

@@ -5,7 +5,6 @@ from typing import Any
 from flask import current_app, request
 from flask_jwt_extended import get_current_user, verify_jwt_in_request
 from flask_smorest import Blueprint
-from sqlalchemy import Connection
 
 from enrollment import agent, service
 from enrollment.schemas import (
@@ -31,8 +30,9 @@ DEVICE_AUTH = [{"deviceSecret": []}]
 CLIENT_CERT_HEADER = "X-SSL-Client-Cert"
 
 
-def _device(connection: Connection | None = None) -> agent.AgentDevice:
-    """The device this request authenticates as (on the session's connection by default)."""
+def _credential() -> agent.CredentialLookup:
+    """How to find the credential of this request: its device secret, or the client certificate
+    a trusted proxy forwards."""
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     secret = credential.strip() if scheme.lower() == "bearer" else None
     certificate = (
@@ -40,9 +40,12 @@ def _device(connection: Connection | None = None) -> agent.AgentDevice:
         if current_app.config["AGENT_TRUST_CLIENT_CERT_HEADER"]
         else None
     )
-    return agent.authenticate(
-        connection or db.session.connection(), secret, certificate, client_address()
-    )
+    return agent.credential_lookup(secret, certificate)
+
+
+def _device() -> agent.AgentDevice:
+    """The device this request authenticates as."""
+    return agent.authenticate(db.session.connection(), _credential(), client_address())
 
 
 @blp.route("/enroll", methods=["POST"])
@@ -81,10 +84,12 @@ def enroll(body: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(security=DEVICE_AUTH)
 def check_in(body: dict[str, Any]) -> dict[str, Any]:
     """Report that the device is alive (and its inventory); answers with the pending work."""
+    credential = _credential()  # before taking a connection: nonsense costs no database work
     with agent.check_in_connection() as connection:
+        device = agent.authenticate(connection, credential, client_address())
         return agent.check_in(
             connection,
-            _device(connection),
+            device,
             inventory=body.get("inventory"),
             os_version=body.get("os_version"),
         )

@@ -172,7 +172,9 @@ def test_check_ins_commit_each_statement_and_do_not_wait_for_the_wal_flush(
     app: Flask, client: FlaskClient, enrolled: dict[str, Any]
 ) -> None:
     with app.test_request_context(), agent.check_in_connection() as connection:
-        device = agent.authenticate(connection, enrolled["credential"]["secret"], None, None)
+        device = agent.authenticate(
+            connection, agent.credential_lookup(enrolled["credential"]["secret"], None), None
+        )
         agent.check_in(connection, device, inventory={"battery": 7}, os_version=None)
         raw = connection.connection.dbapi_connection
         if connection.dialect.name == "postgresql":
@@ -187,11 +189,56 @@ def test_check_ins_commit_each_statement_and_do_not_wait_for_the_wal_flush(
     assert db.session.get(Device, device.device_id).inventory == {"battery": 7}
 
 
+def test_nonsense_credentials_cost_no_database_work(
+    app: Flask, client: FlaskClient, enrolled: dict[str, Any]
+) -> None:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engines = all_engines(app)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        for authorization in ("Bearer nonsense", "Basic dXNlcjpwdw=="):
+            response = client.post(
+                "/api/agent/v1/checkin", json={}, headers={"Authorization": authorization}
+            )
+            assert response.status_code == 401
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+    assert statements == []
+
+
+def test_the_check_in_engine_keeps_the_apps_engine_options(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app()
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite check-ins use the app's own engine")
+    app = make_app(
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "pool_size": 3,
+            "connect_args": {"options": "-c statement_timeout=5000"},
+        }
+    )
+    with app.test_request_context(), agent.check_in_connection() as connection:
+        assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == "5s"
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        assert connection.engine.pool.size() == 3
+
+
 def test_a_device_retired_between_its_select_and_its_update_is_told_so(
     app: Flask, enrolled: dict[str, Any]
 ) -> None:
     with app.test_request_context(), agent.check_in_connection() as connection:
-        device = agent.authenticate(connection, enrolled["credential"]["secret"], None, None)
+        device = agent.authenticate(
+            connection, agent.credential_lookup(enrolled["credential"]["secret"], None), None
+        )
         db.session.execute(
             update(Device).where(Device.id == device.device_id).values(status="retired")
         )
