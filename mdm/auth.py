@@ -95,7 +95,7 @@ class LoginChecks:
     admins) are always checked in the database.
     """
 
-    size = 50_000
+    size = 20_000
 
     def __init__(self) -> None:
         self._checks: freshness.LRUCache[str, LoginCheck] = freshness.LRUCache(self.size)
@@ -137,8 +137,11 @@ class LoginChecks:
         self._checks.put(jti, LoginCheck(copy, revoked, user.school_id, version))
 
     def look_again(self) -> None:
-        """Make the next request look up the versions (after this worker changed one)."""
-        self._looked_at = float("-inf")
+        """Make the next request look up the versions (after this worker changed one).
+
+        Waits for a lookup in progress, which may have read the versions before the change."""
+        with self._lock:
+            self._looked_at = float("-inf")
 
     def clear(self) -> None:
         """Forget every check."""
@@ -162,7 +165,7 @@ def _is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
         check = checks.get(payload["jti"], versions)
         if check is not None:
             g.mdm_token_user = check.user
-            return check.revoked or _password_changed_since(check.user, payload)
+            return check.revoked or _token_predates(check.user, payload)
     params = {
         "user_id": int(payload["sub"]),
         "jti": payload["jti"],
@@ -174,13 +177,17 @@ def _is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
         return False
     if checks is not None:
         checks.remember(payload["jti"], row.User, bool(row.revoked), versions)
-    return row.revoked or _password_changed_since(row.User, payload)
+    return row.revoked or _token_predates(row.User, payload)
 
 
-def _password_changed_since(user: User, payload: dict[str, Any]) -> bool:
-    """Tell whether the password was changed after the token was issued."""
+def _token_predates(user: User, payload: dict[str, Any]) -> bool:
+    """Tell whether the token was issued before the account existed (an id SQLite gave again
+    after a deletion) or before its last password change."""
+    issued = payload["iat"]
     changed = user.password_changed_at
-    return changed is not None and payload["iat"] < changed.timestamp()
+    return issued < int(user.created_at.timestamp()) or (
+        changed is not None and issued < changed.timestamp()
+    )
 
 
 def _load_user(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
@@ -228,7 +235,11 @@ def _schools_of_changed_user(user: User) -> set[int | None]:
             continue
         changed = True
         if attribute.key == "school_id":
-            schools.update(history.deleted)
+            schools.update(history.deleted)  # the old school (school_id has active history)
+    moved = state.attrs["school"].history
+    if moved.has_changes():
+        changed = True
+        schools.update(school.id for school in (*moved.added, *moved.deleted) if school)
     if changed:
         schools.add(user.school_id)
     return schools

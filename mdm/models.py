@@ -32,8 +32,9 @@ class User(db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Active history: a move to another school must know the old one (mdm.auth).
     school_id: Mapped[int | None] = mapped_column(
-        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True, active_history=True
     )
     username: Mapped[str] = mapped_column(String(120), unique=True)
     role: Mapped[str] = mapped_column(String(20))

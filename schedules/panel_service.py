@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -112,6 +113,8 @@ class RememberedStates:
 
     def __init__(self) -> None:
         self._states: dict[int, tuple[float, PanelState]] = {}
+        self._forgotten: dict[int, int] = {}  # how often each school's state was forgotten
+        self._lock = threading.Lock()
 
     def get(self, school_id: int) -> PanelState | None:
         """The school's state, unless it is older than CACHE_CHECK_SECONDS."""
@@ -120,13 +123,21 @@ class RememberedStates:
             return None
         return remembered[1]
 
-    def remember(self, looked_at: float, state: PanelState) -> None:
-        """Keep a state read at `looked_at`."""
-        self._states[state.school_id] = (looked_at, state)
+    def generation(self, school_id: int) -> int:
+        """Taken before reading a state, so that `remember` can tell it was forgotten since."""
+        return self._forgotten.get(school_id, 0)
+
+    def remember(self, looked_at: float, state: PanelState, generation: int) -> None:
+        """Keep a state read at `looked_at`, unless it was forgotten while it was read."""
+        with self._lock:
+            if self._forgotten.get(state.school_id, 0) == generation:
+                self._states[state.school_id] = (looked_at, state)
 
     def forget(self, school_id: int) -> None:
         """Read the school's state again at its next request."""
-        self._states.pop(school_id, None)
+        with self._lock:
+            self._forgotten[school_id] = self._forgotten.get(school_id, 0) + 1
+            self._states.pop(school_id, None)
 
 
 def init_app(app: Flask) -> None:
@@ -140,9 +151,9 @@ def panel_state(session: Session, school_id: int) -> PanelState:
     states: RememberedStates = current_app.extensions["panel_states"]
     state = states.get(school_id)
     if state is None:
-        looked_at = freshness.now()
+        looked_at, generation = freshness.now(), states.generation(school_id)
         state = _read_state(session, school_id)
-        states.remember(looked_at, state)
+        states.remember(looked_at, state, generation)
     return state
 
 

@@ -2,6 +2,7 @@
 fresh. Two apps on one database stand for two gunicorn workers; the clock is the test's."""
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -12,6 +13,7 @@ from sqlalchemy.orm.exc import DetachedInstanceError
 from mdm import freshness
 from mdm.extensions import db
 from mdm.models import School, User
+from mdm.types import utcnow
 from tests.conftest import PASSWORD
 
 Headers = Callable[[User], dict[str, str]]
@@ -217,3 +219,47 @@ def test_after_a_failed_change_nothing_is_forgotten_wrongly(
     assert auth_version(school) == before
     token = login(client, "student-a")
     assert client.get("/api/v1/me", headers=token).get_json()["first_name"] != "Mia"
+
+
+def test_a_lookup_that_read_the_versions_before_a_change_does_not_hide_it(app: Flask) -> None:
+    checks = app.extensions["mdm_login_checks"]
+    checks.versions(db.session)
+    checks._looked_at = freshness.now() + 3600  # as if a lookup in progress had just finished
+    checks.look_again()
+    assert checks._looked_at == float("-inf")
+
+
+def test_a_token_of_a_deleted_account_never_works_for_a_new_one(
+    client: FlaskClient,
+    school: School,
+    school_admin: User,
+    create_user: Callable[..., User],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    leaving = create_user("student", school, username="leaving")
+    token = login(client, "leaving")
+    db.session.delete(db.session.get(User, leaving.id))
+    db.session.commit()
+    # SQLite may give the next account the same id (no AUTOINCREMENT on users.id).
+    newcomer = User(
+        id=leaving.id,
+        username="newcomer",
+        role="student",
+        school_id=school.id,
+        created_at=utcnow() + timedelta(seconds=2),
+    )
+    db.session.add(newcomer)
+    db.session.commit()
+
+    assert client.get("/api/v1/me", headers=token).status_code == 401
+
+
+def test_a_user_moved_through_the_relationship_raises_both_schools(
+    student: User, school: School, other_school: School
+) -> None:
+    before = (auth_version(school), auth_version(other_school))
+
+    db.session.get(User, student.id).school = db.session.get(School, other_school.id)
+    db.session.commit()
+
+    assert (auth_version(school), auth_version(other_school)) == (before[0] + 1, before[1] + 1)
