@@ -13,6 +13,7 @@ from flask_jwt_extended import (
     create_refresh_token,
     current_user,
     decode_token,
+    get_current_user,
     get_jwt,
     verify_jwt_in_request,
 )
@@ -252,7 +253,7 @@ def client_address() -> str | None:
 
 def current_actor() -> Actor:
     """The logged-in user of this request as an Actor."""
-    user: User = current_user
+    user: User = get_current_user()  # the user itself, not the proxy on every attribute
     return Actor(
         name=user.username,
         role=user.role,

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint as PageBlueprint
 from flask import Response, current_app, render_template, request
-from flask_jwt_extended import current_user
+from flask_jwt_extended import get_current_user
 from flask_smorest import Blueprint
 
 from mdm.auth import current_actor, login_required, roles_required
@@ -50,9 +50,10 @@ NOT_MODIFIED = {304: {"description": "Not modified: If-None-Match matched the ET
 def school_panel(args: dict[str, Any], school_id: int) -> Response:
     """The plan of the next school days for a class, courses, a teacher, a room or everything;
     without a selection a student's own class, a teacher's own plan. ETag/304."""
+    user = get_current_user()
     require_school(current_actor(), school_id)
     state = panel_service.panel_state(db.session, school_id)
-    return _feed(state, args, current_user.role, current_user.id, current_user.class_name)
+    return _feed(state, args, user.role, user.id, user.class_name)
 
 
 @blp.route("/panel/<secret>", methods=["GET"])
