@@ -5,7 +5,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from flask_jwt_extended import JWTManager
+from flask import Flask, request
+from flask_jwt_extended import JWTManager, view_decorators
 from flask_jwt_extended.config import config as jwt_config
 from flask_migrate import Migrate
 from flask_smorest import Api as _SmorestApi
@@ -15,6 +16,9 @@ from jwt import ExpiredSignatureError, get_unverified_header
 from marshmallow import Schema, fields
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+from webargs.flaskparser import FlaskParser
+
+from mdm.freshness import LRUCache
 
 
 class Base(DeclarativeBase):
@@ -51,8 +55,33 @@ class Api(_SmorestApi):
         return None
 
 
-# Invalid input is a 400 with field errors (webargs' default would be 422).
-Blueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
+class ArgumentsParser(FlaskParser):
+    """webargs' parser for flask-smorest, remembering what each query string parsed to.
+
+    The busiest reading requests (the panel) come with the same few query strings again and
+    again; parsing one is a pure function of the schema and the string, so it is done once.
+    Invalid query strings raise, and are not remembered. Lists in the result are copied, so a
+    view can never change what is remembered.
+    """
+
+    DEFAULT_VALIDATION_STATUS = 400  # invalid input is a 400 with field errors (webargs: 422)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parsed: LRUCache[tuple[Any, ...], dict[str, Any]] = LRUCache(4096)
+
+    def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kw: Any) -> Any:
+        if location != "query" or not isinstance(argmap, Schema):
+            return super().parse(argmap, req, location=location, **kw)
+        key = (argmap, repr(sorted(kw.items())), request.query_string)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = super().parse(argmap, req, location=location, **kw)
+            self._parsed.put(key, parsed)
+        return {k: list(v) if isinstance(v, list) else v for k, v in parsed.items()}
+
+
+Blueprint.ARGUMENTS_PARSER = ArgumentsParser()
 
 
 class VerifyingOnceJWTManager(JWTManager):
@@ -68,7 +97,23 @@ class VerifyingOnceJWTManager(JWTManager):
     def __init__(self) -> None:
         super().__init__()
         self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._headers: LRUCache[str, dict[str, Any]] = LRUCache(self.cache_size)
         self._lock = threading.Lock()
+
+    def init_app(self, app: Flask, add_context_processor: bool = False) -> None:
+        super().init_app(app, add_context_processor)
+        # flask-jwt-extended decodes the header of a token again on every request, apart from
+        # the claims: answer it from the headers of the tokens this process has verified.
+        # (tests/mdm/test_auth.py checks that this hook is still where it is patched.)
+        view_decorators.get_unverified_jwt_headers = self.unverified_headers
+
+    def unverified_headers(self, encoded_token: str) -> dict[str, Any]:
+        """The token's header (as flask_jwt_extended.utils.get_unverified_jwt_headers)."""
+        header = self._headers.get(encoded_token)
+        if header is None:
+            header = get_unverified_header(encoded_token)
+            self._headers.put(encoded_token, header)
+        return dict(header)
 
     def _decode_jwt_from_config(
         self, encoded_token: str, csrf_value: Any = None, allow_expired: bool = False

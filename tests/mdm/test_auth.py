@@ -1,13 +1,21 @@
 """Login, refresh, logout, token expiry and revocation, rate limits, /me."""
 
+import inspect
 import time
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_jwt_extended import create_access_token, view_decorators
+from flask_smorest import Blueprint
+from jwt import get_unverified_header
+from marshmallow import Schema, fields
 from sqlalchemy import select
+from webargs.fields import DelimitedList
+from werkzeug.exceptions import HTTPException
 
-from mdm.extensions import db
+from mdm.extensions import db, jwt
 from mdm.models import AuditEvent, RevokedToken, User
 from tests.conftest import PASSWORD
 
@@ -237,3 +245,34 @@ def test_a_password_change_ends_earlier_logins(
     )
     assert reset.status_code == 200
     assert client.get("/api/v1/me", headers=bearer(second["access_token"])).status_code == 401
+
+
+def test_token_headers_are_answered_from_the_verified_tokens(app: Flask) -> None:
+    # flask-jwt-extended decodes a token's header on every request through this module global;
+    # if an upgrade stops doing so, the speed-up silently vanishes: this test says so.
+    source = inspect.getsource(view_decorators._decode_jwt_from_request)
+    assert "get_unverified_jwt_headers(encoded_token)" in source
+    assert view_decorators.get_unverified_jwt_headers == jwt.unverified_headers
+    with app.test_request_context():
+        token = create_access_token(identity="1")
+    header = jwt.unverified_headers(token)
+    header["alg"] = "none"  # a caller changing its copy changes nothing remembered
+    assert jwt.unverified_headers(token) == get_unverified_header(token)
+
+
+def test_query_strings_are_parsed_once_and_each_request_gets_its_own_copy(app: Flask) -> None:
+    class Args(Schema):
+        names = DelimitedList(fields.String())
+        n = fields.Integer()
+
+    args = Args()
+    parser = Blueprint.ARGUMENTS_PARSER
+    with app.test_request_context("/?names=a,b&n=3"):
+        first = parser.parse(args, location="query")
+        first["names"].append("x")
+        second = parser.parse(args, location="query")
+    assert second == {"names": ["a", "b"], "n": 3}
+    for _ in range(2):  # an invalid query string is refused every time, never remembered
+        with app.test_request_context("/?n=three"), pytest.raises(HTTPException) as refused:
+            parser.parse(args, location="query")
+        assert refused.value.code == 400
