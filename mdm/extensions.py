@@ -56,24 +56,34 @@ class Api(_SmorestApi):
 
 
 class ArgumentsParser(FlaskParser):
-    """webargs' parser for flask-smorest, remembering what each query string parsed to.
+    """webargs' parser for flask-smorest, remembering what a query string parsed to.
 
-    The busiest reading requests (the panel) come with the same few query strings again and
-    again; parsing one is a pure function of the schema and the string, so it is done once.
-    Invalid query strings raise, and are not remembered. Lists in the result are copied, so a
-    view can never change what is remembered.
+    Only for query schemas that say `REMEMBER_PARSED = True`: those whose result is a pure
+    function of the query string (no hooks reading the request, no defaults from the clock) and
+    holds only simple values and lists. The busiest reading requests (an app or the entrance-hall
+    screen polling the panel) send the same query string again and again. Invalid query strings
+    raise and are not remembered; long ones are not remembered (anyone may send them); lists
+    are copied, so a view never changes what is remembered.
     """
 
     DEFAULT_VALIDATION_STATUS = 400  # invalid input is a 400 with field errors (webargs: 422)
+    REMEMBERED = 1024
+    LONGEST_REMEMBERED = 256  # bytes of query string
 
     def __init__(self) -> None:
         super().__init__()
-        self._parsed: LRUCache[tuple[Any, ...], dict[str, Any]] = LRUCache(4096)
+        self._parsed: LRUCache[tuple[Any, ...], dict[str, Any]] = LRUCache(self.REMEMBERED)
 
     def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kw: Any) -> Any:
-        if location != "query" or not isinstance(argmap, Schema):
+        query = (req or request).query_string
+        if (
+            location != "query"
+            or not getattr(argmap, "REMEMBER_PARSED", False)
+            or kw.get("validate") is not None
+            or len(query) > self.LONGEST_REMEMBERED
+        ):
             return super().parse(argmap, req, location=location, **kw)
-        key = (argmap, repr(sorted(kw.items())), request.query_string)
+        key = (argmap, repr(sorted(kw.items())), query)
         parsed = self._parsed.get(key)
         if parsed is None:
             parsed = super().parse(argmap, req, location=location, **kw)

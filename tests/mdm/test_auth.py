@@ -262,6 +262,7 @@ def test_token_headers_are_answered_from_the_verified_tokens(app: Flask) -> None
 
 def test_query_strings_are_parsed_once_and_each_request_gets_its_own_copy(app: Flask) -> None:
     class Args(Schema):
+        REMEMBER_PARSED = True
         names = DelimitedList(fields.String())
         n = fields.Integer()
 
@@ -276,3 +277,20 @@ def test_query_strings_are_parsed_once_and_each_request_gets_its_own_copy(app: F
         with app.test_request_context("/?n=three"), pytest.raises(HTTPException) as refused:
             parser.parse(args, location="query")
         assert refused.value.code == 400
+
+
+def test_only_short_query_strings_of_schemas_that_ask_are_remembered(app: Flask) -> None:
+    class Plain(Schema):
+        n = fields.Integer()
+
+    class Remembered(Schema):
+        REMEMBER_PARSED = True
+        n = fields.Integer()
+
+    parser = Blueprint.ARGUMENTS_PARSER
+    before = len(parser._parsed._entries)
+    with app.test_request_context("/?n=1"):
+        parser.parse(Plain(), location="query")
+    with app.test_request_context("/?n=1&" + "x=y&" * 100):  # unknown parameters are dropped
+        assert parser.parse(Remembered(), location="query") == {"n": 1}
+    assert len(parser._parsed._entries) == before
