@@ -21,6 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from enrollment import identity, service
@@ -133,6 +134,9 @@ def _new_check_in_engine(main: Engine) -> Engine:
     server_options = connect_args.get("options", "")
     connect_args["options"] = f"{server_options} -c synchronous_commit=off".strip()
     options["isolation_level"] = "AUTOCOMMIT"
+    # No connection check on every checkout (a round trip per check-in): check_in_request tries
+    # once more on a new connection when the pooled one turns out to be dead.
+    options["pool_pre_ping"] = False
     return create_engine(main.url, connect_args=connect_args, **options)
 
 
@@ -239,6 +243,26 @@ def check_in(
     if result.rowcount == 0:
         raise DeviceRetired("this device was retired; enroll it again to manage it")
     return check_in_answer(device.config_version)
+
+
+def check_in_request(
+    lookup: CredentialLookup,
+    address: str | None,
+    *,
+    inventory: dict[str, Any] | None,
+    os_version: str | None,
+) -> dict[str, Any]:
+    """Authenticate and check in on a check-in connection; once more on a fresh connection when
+    the database dropped the pooled one (after a restart): a check-in may safely run twice."""
+    for attempt in (1, 2):
+        try:
+            with check_in_connection() as connection:
+                device = authenticate(connection, lookup, address)
+                return check_in(connection, device, inventory=inventory, os_version=os_version)
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
 
 
 def current_configuration(session: Session, device: AgentDevice) -> dict[str, Any]:

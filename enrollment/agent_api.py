@@ -84,15 +84,12 @@ def enroll(body: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(security=DEVICE_AUTH)
 def check_in(body: dict[str, Any]) -> dict[str, Any]:
     """Report that the device is alive (and its inventory); answers with the pending work."""
-    credential = _credential()  # before taking a connection: nonsense costs no database work
-    with agent.check_in_connection() as connection:
-        device = agent.authenticate(connection, credential, client_address())
-        return agent.check_in(
-            connection,
-            device,
-            inventory=body.get("inventory"),
-            os_version=body.get("os_version"),
-        )
+    return agent.check_in_request(
+        _credential(),  # before taking a connection: nonsense costs no database work
+        client_address(),
+        inventory=body.get("inventory"),
+        os_version=body.get("os_version"),
+    )
 
 
 @blp.route("/configuration", methods=["GET"])

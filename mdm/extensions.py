@@ -56,7 +56,8 @@ class Api(_SmorestApi):
 
 
 class ArgumentsParser(FlaskParser):
-    """webargs' parser for flask-smorest, remembering what a query string parsed to.
+    """webargs' parser for flask-smorest: one instance per schema class, and, for query strings,
+    remembering what one parsed to.
 
     Only for query schemas that say `REMEMBER_PARSED = True`: those whose result is a pure
     function of the query string (no hooks reading the request, no defaults from the clock) and
@@ -73,6 +74,16 @@ class ArgumentsParser(FlaskParser):
     def __init__(self) -> None:
         super().__init__()
         self._parsed: LRUCache[tuple[Any, ...], dict[str, Any]] = LRUCache(self.REMEMBERED)
+        self._schemas: dict[type[Schema], Schema] = {}
+
+    def _get_schema(self, argmap: Any, req: Any) -> Schema:
+        # A schema class is made into an instance once, not on every request (webargs' default).
+        if isinstance(argmap, type) and issubclass(argmap, Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas.setdefault(argmap, argmap())
+            return schema
+        return super()._get_schema(argmap, req)
 
     def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kw: Any) -> Any:
         query = (req or request).query_string

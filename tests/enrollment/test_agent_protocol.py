@@ -232,6 +232,26 @@ def test_the_check_in_engine_keeps_the_apps_engine_options(
         assert connection.engine.pool.size() == 3
 
 
+def test_a_check_in_on_a_connection_the_database_dropped_is_tried_again(
+    app: Flask, client: FlaskClient, enrolled: dict[str, Any]
+) -> None:
+    with app.test_request_context(), agent.check_in_connection() as connection:
+        if connection.dialect.name != "postgresql":
+            pytest.skip("a PostgreSQL server can drop a pooled connection")
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    # The connection is back in its pool; the server drops it, as on a restart.
+    db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    db.session.commit()
+
+    response = client.post(
+        "/api/agent/v1/checkin", json={"inventory": {"battery": 3}}, headers=device_auth(enrolled)
+    )
+
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Device, enrolled["device_id"]).inventory == {"battery": 3}
+
+
 def test_a_device_retired_between_its_select_and_its_update_is_told_so(
     app: Flask, enrolled: dict[str, Any]
 ) -> None:
