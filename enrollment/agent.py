@@ -98,6 +98,7 @@ def _check_in_update(columns: frozenset[str]) -> Update:
 
 
 _ENGINE_LOCK = threading.Lock()
+CHECK_IN_ENGINE = "agent_check_in_engine"  # its key in app.extensions
 
 
 def check_in_engine() -> Engine:
@@ -112,14 +113,13 @@ def check_in_engine() -> Engine:
     trips of the hottest request of the service. Created in the process that uses it (after
     gunicorn forked), once.
     """
-    engines = current_app.extensions.setdefault("agent_check_in_engines", {})
-    engine = engines.get("engine")
+    engine = current_app.extensions.get(CHECK_IN_ENGINE)
     if engine is None:
         with _ENGINE_LOCK:
-            engine = engines.get("engine")
+            engine = current_app.extensions.get(CHECK_IN_ENGINE)
             if engine is None:
                 engine = _new_check_in_engine(db.engine)
-                engines["engine"] = engine
+                current_app.extensions[CHECK_IN_ENGINE] = engine
     return engine
 
 

@@ -144,11 +144,6 @@ class LoginChecks:
         with self._lock:
             self._looked_at = float("-inf")
 
-    def clear(self) -> None:
-        """Forget every check."""
-        self._checks.clear()
-        self.look_again()
-
 
 def _login_checks() -> LoginChecks | None:
     """The remembered checks, when this request may use them."""

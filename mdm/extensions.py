@@ -1,8 +1,6 @@
 """Extensions, created unbound; `create_app` binds them."""
 
-import threading
 import time
-from collections import OrderedDict
 from typing import Any
 
 from flask import Flask, request
@@ -117,9 +115,8 @@ class VerifyingOnceJWTManager(JWTManager):
 
     def __init__(self) -> None:
         super().__init__()
-        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._verified: LRUCache[str, dict[str, Any]] = LRUCache(self.cache_size)
         self._headers: LRUCache[str, dict[str, Any]] = LRUCache(self.cache_size)
-        self._lock = threading.Lock()
 
     def init_app(self, app: Flask, add_context_processor: bool = False) -> None:
         super().init_app(app, add_context_processor)
@@ -144,16 +141,10 @@ class VerifyingOnceJWTManager(JWTManager):
         # Keyed by the signing key too, so a key change (or another app in the process) never
         # accepts a token verified under the old key.
         key = f"{jwt_config.decode_key}\n{encoded_token}"
-        with self._lock:
-            claims = self._verified.get(key)
-            if claims is not None:
-                self._verified.move_to_end(key)
+        claims = self._verified.get(key)
         if claims is None:
             claims = super()._decode_jwt_from_config(encoded_token, None, allow_expired=True)
-            with self._lock:
-                self._verified[key] = claims
-                while len(self._verified) > self.cache_size:
-                    self._verified.popitem(last=False)
+            self._verified.put(key, claims)
         expired = "exp" in claims and claims["exp"] + jwt_config.leeway <= time.time()
         if not allow_expired and expired:
             # Shaped as flask-jwt-extended raises it, for its expired-token handler.

@@ -72,11 +72,6 @@ class LRUCache(Generic[K, V]):
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
-    def pop(self, key: K) -> None:
-        """Forget one value."""
-        with self._lock:
-            self._entries.pop(key, None)
-
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:

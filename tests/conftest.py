@@ -16,6 +16,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from flask_jwt_extended import create_access_token
 from sqlalchemy import text
 
+from enrollment.agent import CHECK_IN_ENGINE
 from mdm import create_app
 from mdm.extensions import db
 from mdm.models import School, User
@@ -110,8 +111,9 @@ def make_app(migrated: str) -> Iterator[Callable[..., Flask]]:
     for app in apps:
         with app.app_context():
             db.engine.dispose()
-        for engine in app.extensions.get("agent_check_in_engines", {}).values():
-            engine.dispose()
+        check_in_engine = app.extensions.get(CHECK_IN_ENGINE)
+        if check_in_engine is not None:
+            check_in_engine.dispose()
 
 
 @pytest.fixture
