@@ -304,11 +304,13 @@ def _timetable_row(fields: list[str], warn: Warn) -> Lesson:
 def parse_timetable(
     data: bytes, file: str = "GPU001.TXT"
 ) -> tuple[list[Lesson], list[ParseWarning]]:
-    """Parse GPU001: coupled rows of one lesson, day, period and subject become one Lesson."""
+    """Parse GPU001: the rows of one coupling line (lesson, day, period, subject and teacher: one
+    row per class and room) become one Lesson; parallel lines (religion groups, a class split
+    for sport, team teaching) stay apart, as in GPU002 and GPU014."""
     rows, warnings = _parse_rows(data, file, "GPU001", 7, _timetable_row)
-    merged: dict[tuple[int | None, int, int, str], Lesson] = {}
+    merged: dict[tuple[int | None, int, int, str, tuple[str, ...]], Lesson] = {}
     for row in rows:
-        key = (row.lesson_number, row.weekday, row.period, row.subject)
+        key = (row.lesson_number, row.weekday, row.period, row.subject, row.teachers)
         known = merged.get(key)
         merged[key] = (
             row

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -154,7 +154,12 @@ class Selection:
 
 @dataclass
 class SchoolDay:
-    """The plan rows of one date, indexed by class, course, teacher and room (casefolded)."""
+    """The plan rows of one date, indexed by class, course, teacher and room (casefolded).
+
+    `lesson_index` holds positions in `lessons`; `change_of` maps a lesson's position to the
+    substitution that changes it (at most one per lesson, and a substitution changes at most one
+    lesson per period).
+    """
 
     date: date
     slots: dict[int, tuple[time, time]]
@@ -162,7 +167,8 @@ class SchoolDay:
     substitutions: list[PlanSubstitution]
     absences: list[PlanAbsence]
     messages: list[PlanMessage]
-    lesson_index: dict[str, list[PlanLesson]] = field(default_factory=dict)
+    change_of: dict[int, PlanSubstitution] = field(default_factory=dict)
+    lesson_index: dict[str, list[int]] = field(default_factory=dict)
     substitution_index: dict[str, list[PlanSubstitution]] = field(default_factory=dict)
 
 
@@ -221,29 +227,107 @@ def school_day(
     absences: Iterable[PlanAbsence],
     messages: Iterable[PlanMessage],
 ) -> SchoolDay:
-    """Pick and index the rows that apply to one date."""
+    """Pick the rows that apply to one date, match each substitution to the lesson it changes,
+    and index them."""
     weekday = day.isoweekday()
+    day_lessons = [
+        lesson
+        for lesson in lessons
+        if lesson.weekday == weekday
+        and (lesson.valid_from is None or lesson.valid_from <= day)
+        and (lesson.valid_to is None or day <= lesson.valid_to)
+    ]
+    day_subs = [s for s in substitutions if s.date == day]
+    change_of, day_subs = _match_changes(day_lessons, day_subs)
     result = SchoolDay(
         date=day,
         slots=grid_for(weekday, grid),
-        lessons=[
-            lesson
-            for lesson in lessons
-            if lesson.weekday == weekday
-            and (lesson.valid_from is None or lesson.valid_from <= day)
-            and (lesson.valid_to is None or day <= lesson.valid_to)
-        ],
-        substitutions=[s for s in substitutions if s.date == day],
+        lessons=day_lessons,
+        substitutions=day_subs,
         absences=[a for a in absences if a.from_date <= day <= a.to_date],
         messages=[m for m in messages if m.date == day],
+        change_of=change_of,
     )
-    for lesson in result.lessons:
+    for position, lesson in enumerate(result.lessons):
         for key in _lesson_keys(lesson):
-            result.lesson_index.setdefault(key, []).append(lesson)
+            result.lesson_index.setdefault(key, []).append(position)
     for sub in result.substitutions:
         for key in _substitution_keys(sub):
             result.substitution_index.setdefault(key, []).append(sub)
     return result
+
+
+def _folded(values: Iterable[str]) -> set[str]:
+    return {v.casefold() for v in values if v}
+
+
+def _match_score(sub: PlanSubstitution, lesson: PlanLesson) -> int | None:
+    """How well a substitution names a lesson of one of its periods, None when it cannot be that
+    lesson's change.
+
+    Parallel lessons share a lesson number (Untis couplings: religion groups, language groups, a
+    class split in two for sport), so the number alone is not enough: every field that both name
+    must agree (subject, course, teachers, classes), and the rooms break the remaining ties.
+    Without a lesson number, the classes or the teachers must overlap.
+    """
+    score = 0
+    if sub.lesson_number is not None and lesson.lesson_number is not None:
+        if sub.lesson_number != lesson.lesson_number:
+            return None
+        score += 1
+    elif not (
+        _folded(sub.original_classes) & _folded(lesson.classes)
+        or _folded(sub.original_teachers) & _folded(lesson.teachers)
+    ):
+        return None
+    for named, planned in (
+        (_folded((sub.original_subject,)), _folded((lesson.subject,))),
+        (_folded((sub.course,)), _folded((lesson.course,))),
+        (_folded(sub.original_teachers), _folded(lesson.teachers)),
+        (_folded(sub.original_classes), _folded(lesson.classes)),
+    ):
+        if named and planned:
+            if not named & planned:
+                return None
+            score += 1
+    if _folded(sub.original_rooms) & _folded(lesson.rooms):
+        score += 1
+    return score
+
+
+def _match_changes(
+    lessons: list[PlanLesson], subs: list[PlanSubstitution]
+) -> tuple[dict[int, PlanSubstitution], list[PlanSubstitution]]:
+    """Which lesson each substitution changes, best matches first: a lesson gets at most one
+    change and a substitution changes at most one lesson per period. A substitution without a
+    course takes the course of the lessons it changes, so course selections see it only there."""
+    by_period: dict[int, list[int]] = {}
+    for position, lesson in enumerate(lessons):
+        by_period.setdefault(lesson.period, []).append(position)
+    candidates = []
+    for number, sub in enumerate(subs):
+        for period in range(sub.period, sub.period_to + 1):
+            for position in by_period.get(period, ()):
+                score = _match_score(sub, lessons[position])
+                if score is not None:
+                    candidates.append((-score, number, position, period))
+    candidates.sort()
+    changed: dict[int, int] = {}
+    taken: set[tuple[int, int]] = set()
+    for _, number, position, period in candidates:
+        if position not in changed and (number, period) not in taken:
+            changed[position] = number
+            taken.add((number, period))
+    courses: dict[int, set[str]] = {}
+    for position, number in changed.items():
+        courses.setdefault(number, set()).add(lessons[position].course)
+    filled = [
+        replace(sub, course=courses[number].pop())
+        if not sub.course and len(courses.get(number, ())) == 1
+        else sub
+        for number, sub in enumerate(subs)
+    ]
+    return {position: filled[number] for position, number in changed.items()}, filled
 
 
 def _in_courses(course: str, courses: frozenset[str]) -> bool:
@@ -251,11 +335,12 @@ def _in_courses(course: str, courses: frozenset[str]) -> bool:
     return not courses or not course or course.casefold() in courses
 
 
-def _selected_lessons(day: SchoolDay, selection: Selection) -> list[PlanLesson]:
+def _selected_lessons(day: SchoolDay, selection: Selection) -> list[int]:
+    """Positions of the day's lessons in the selection."""
     kind = selection.kind
     if kind == "class":
         rows = day.lesson_index.get(_key("class", selection.class_name), [])
-        return [r for r in rows if _in_courses(r.course, selection.courses)]
+        return [r for r in rows if _in_courses(day.lessons[r].course, selection.courses)]
     if kind == "courses":
         return [r for c in selection.courses for r in day.lesson_index.get(_key("course", c), [])]
     if kind == "teacher":
@@ -379,32 +464,21 @@ def lesson_entry(day: SchoolDay, lesson: PlanLesson, *, hide_teachers: bool) -> 
     }
 
 
-def _replaces(sub: PlanSubstitution, lesson: PlanLesson) -> bool:
-    """Whether a substitution is the change of this lesson (same period, same lesson)."""
-    if not sub.period <= lesson.period <= sub.period_to:
-        return False
-    if sub.lesson_number is not None and lesson.lesson_number is not None:
-        return sub.lesson_number == lesson.lesson_number
-    if sub.original_subject and sub.original_subject != lesson.subject:
-        return False
-    return bool(set(sub.original_classes) & set(lesson.classes)) or bool(
-        set(sub.original_teachers) & set(lesson.teachers)
-    )
-
-
 def _day_lessons(
     day: SchoolDay,
-    lessons: list[PlanLesson],
+    positions: list[int],
     subs: list[PlanSubstitution],
     *,
     since: datetime | None,
     hide_teachers: bool,
 ) -> list[dict[str, Any]]:
-    """The regular lessons with the substitutions applied, plus changes that replace none."""
+    """The selected lessons with their changes applied, plus the selection's changes that change
+    none of them (a lesson covered by a substitute teacher, an extra exam)."""
     entries: list[dict[str, Any]] = []
     used: set[int] = set()
-    for lesson in lessons:
-        change = next((s for s in subs if _replaces(s, lesson)), None)
+    for position in dict.fromkeys(positions):
+        lesson = day.lessons[position]
+        change = day.change_of.get(position)
         if change is None:
             entries.append(lesson_entry(day, lesson, hide_teachers=hide_teachers))
             continue

@@ -75,7 +75,7 @@ def test_gpu_file_type_is_read_from_the_name(name: str, expected: str | None) ->
     assert gpu.gpu_file_type(name) == expected
 
 
-def test_semicolon_utf8_bom_timetable_merges_coupled_rows() -> None:
+def test_semicolon_utf8_bom_timetable_merges_the_rows_of_each_coupling_line() -> None:
     data = (
         "\ufeff"
         '1;"5a";"Mül";"D";"A101";1;1;;\r\n'
@@ -85,14 +85,15 @@ def test_semicolon_utf8_bom_timetable_merges_coupled_rows() -> None:
     ).encode()
     lessons, warnings = gpu.parse_timetable(data)
     assert warnings == []
-    assert [(lesson.lesson_number, lesson.weekday, lesson.period) for lesson in lessons] == [
-        (1, 1, 1),
-        (2, 1, 2),
+    assert [
+        (lesson.lesson_number, lesson.period, lesson.teachers, lesson.classes, lesson.rooms)
+        for lesson in lessons
+    ] == [
+        (1, 1, ("Mül",), ("5a", "5b"), ("A101",)),
+        (1, 1, ("Kön",), ("5b",), ("A102",)),
+        (2, 2, ("Sch",), ("5a",), ("A101",)),
     ]
-    assert lessons[0].classes == ("5a", "5b")
-    assert lessons[0].teachers == ("Mül", "Kön")
-    assert lessons[0].rooms == ("A101", "A102")
-    assert lessons[1].subject == "M"
+    assert lessons[2].subject == "M"
 
 
 def test_tab_separated_padded_fields_and_extra_trailing_fields() -> None:

@@ -511,3 +511,127 @@ def test_since_values_between_the_same_change_times_share_a_rank() -> None:
     assert panel.since_rank(times, datetime(2026, 1, 1, tzinfo=UTC)) == 0
     assert panel.since_rank(times, EARLY) == panel.since_rank(times, LATE - timedelta(hours=1))
     assert panel.since_rank(times, LATE) == 2
+
+
+# Parallel lessons under one lesson number (Untis couplings)
+
+RELIGION = [
+    lesson(2, "REV", "5a", "FRA", "A101", lesson_number=2, course="REV_5a"),
+    lesson(2, "RKA", "5a", "SCF", "GR1", lesson_number=2, course="RKA_5a"),
+    lesson(2, "ETH", "5a", "PFE", "GR2", lesson_number=2, course="ETH_5a"),
+    lesson(2, "IRU", "5a", "ENG", "GR3", lesson_number=2, course="IRU_5a"),
+]
+IRU_CANCELLED = sub(
+    CANCELLATION,
+    2,
+    lesson_number=2,
+    original_subject="IRU",
+    original_teachers=("ENG",),
+    original_rooms=("GR3",),
+    original_classes=("5a",),
+)
+
+
+def _shown(entries: list[dict]) -> list[tuple[str, str | None]]:
+    return sorted(
+        ((x["original"] or {}).get("subject") or x["subject"], x["kind"]) for x in entries
+    )
+
+
+def test_a_cancelled_parallel_lesson_leaves_the_others_of_its_number_in_place() -> None:
+    result = feed(panel.Selection(class_name="5a"), day(lessons=RELIGION, subs=[IRU_CANCELLED]))
+    assert _shown(result["lessons"]) == [
+        ("ETH", None),
+        ("IRU", CANCELLATION),
+        ("REV", None),
+        ("RKA", None),
+    ]
+    assert len(result["changes"]) == 1
+
+
+def test_a_course_selection_sees_its_own_parallel_lesson_and_not_the_others_changes() -> None:
+    selection = panel.Selection(class_name="5a", courses=frozenset({"ETH_5a"}))
+    result = feed(selection, day(lessons=RELIGION, subs=[IRU_CANCELLED]))
+    assert _shown(result["lessons"]) == [("ETH", None)]
+    assert result["changes"] == []
+    islam = panel.Selection(class_name="5a", courses=frozenset({"IRU_5a"}))
+    assert _shown(feed(islam, day(lessons=RELIGION, subs=[IRU_CANCELLED]))["lessons"]) == [
+        ("IRU", CANCELLATION)
+    ]
+
+
+def test_a_change_without_a_course_takes_the_course_of_the_lesson_it_changes() -> None:
+    only_courses = panel.Selection(courses=frozenset({"IRU_5a"}))
+    result = feed(only_courses, day(lessons=RELIGION, subs=[IRU_CANCELLED]))
+    assert [(c["kind"], c["course"]) for c in result["changes"]] == [(CANCELLATION, "IRU_5a")]
+
+
+def test_the_teacher_of_the_cancelled_parallel_lesson_sees_it_once() -> None:
+    result = feed(panel.Selection(teacher="ENG"), day(lessons=RELIGION, subs=[IRU_CANCELLED]))
+    assert _shown(result["lessons"]) == [("IRU", CANCELLATION)]
+    assert len(result["changes"]) == 1
+    assert _shown(feed(panel.Selection(teacher="PFE"), day(lessons=RELIGION))["lessons"]) == [
+        ("ETH", None)
+    ]
+
+
+def test_a_split_class_changes_only_the_line_of_the_absent_teacher() -> None:
+    # Sport for 5a and 5b together, split in two groups: one number, same subject.
+    rows = [
+        panel.PlanLesson(1, 3, "SP", ("5a", "5b"), ("KLE",), ("TH1",), lesson_number=7),
+        panel.PlanLesson(1, 3, "SP", ("5a", "5b"), ("BRA",), ("TH2",), lesson_number=7),
+    ]
+    covered = sub(
+        SUBSTITUTION,
+        3,
+        lesson_number=7,
+        original_subject="SP",
+        original_teachers=("BRA",),
+        original_rooms=("TH2",),
+        original_classes=("5a", "5b"),
+        new_subject="SP",
+        new_teachers=("WEB",),
+        new_rooms=("TH2",),
+        new_classes=("5a", "5b"),
+    )
+    for name in ("5a", "5b"):
+        lessons = feed(panel.Selection(class_name=name), day(lessons=rows, subs=[covered]))
+        assert sorted((x["teachers"][0], x["kind"]) for x in lessons["lessons"]) == [
+            ("KLE", None),
+            ("WEB", SUBSTITUTION),
+        ]
+    kle = feed(panel.Selection(teacher="KLE"), day(lessons=rows, subs=[covered]))
+    assert [x["kind"] for x in kle["lessons"]] == [None]
+
+
+def test_a_change_naming_no_line_exactly_changes_one_lesson_and_appears_once() -> None:
+    # Two lines that the change names equally well: it changes one of them, not both.
+    rows = [
+        lesson(1, "D", "7a", "MUE", "R1", lesson_number=5),
+        lesson(1, "D", "7a", "SCH", "R2", lesson_number=5),
+    ]
+    cancel = sub(CANCELLATION, 1, lesson_number=5, original_classes=("7a",))
+    lessons = feed(panel.Selection(class_name="7a"), day(lessons=rows, subs=[cancel]))["lessons"]
+    assert sorted(x["kind"] or "" for x in lessons) == ["", CANCELLATION]
+
+
+def test_rooms_tell_apart_lines_that_agree_on_everything_else() -> None:
+    rows = [
+        panel.PlanLesson(1, 1, "INF", ("7a",), ("MUE",), ("PC1",), lesson_number=9),
+        panel.PlanLesson(1, 1, "INF", ("7a",), ("MUE",), ("PC2",), lesson_number=9, course="x"),
+    ]
+    moved = sub(
+        ROOM_CHANGE,
+        1,
+        lesson_number=9,
+        original_subject="INF",
+        original_teachers=("MUE",),
+        original_rooms=("PC2",),
+        original_classes=("7a",),
+        new_rooms=("PC3",),
+    )
+    lessons = feed(panel.Selection(class_name="7a"), day(lessons=rows, subs=[moved]))["lessons"]
+    assert sorted((x["rooms"][0], x["kind"] or "") for x in lessons) == [
+        ("PC1", ""),
+        ("PC3", ROOM_CHANGE),
+    ]

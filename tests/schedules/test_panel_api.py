@@ -1,5 +1,7 @@
 """The panel feed over HTTP: scoping, selections, ETag/304, caching, settings, the panel link."""
 
+import io
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,12 +12,18 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import event, select
 
 from mdm import freshness
+from mdm.demo import seed_demo
 from mdm.extensions import db
 from mdm.models import AuditEvent, School, User
 from schedules import panel_service
 from schedules.models import DayMessage, PanelSettings, Substitution
 from tests.conftest import PASSWORD
-from tests.schedules.panel_factories import add_holiday, bump_plan, seed_plan
+from tests.schedules.panel_factories import (
+    add_holiday,
+    bump_plan,
+    school_days_from_today,
+    seed_plan,
+)
 
 Headers = Callable[[User], dict[str, str]]
 
@@ -578,3 +586,68 @@ def test_a_changed_setting_is_served_at_once_by_the_worker_that_changed_it(
 
     assert changed.status_code == 200
     assert client.get(url(school), headers=headers(student)).get_json()["hide_teachers"] is True
+
+
+# Parallel lessons, end to end
+
+
+def test_coupled_lines_of_a_real_gpu001_are_changed_one_by_one(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    today = school_days_from_today(1)[0]
+    weekday = today.isoweekday()
+    # One row per class x teacher x room, as Untis writes a coupling: sport for 5a and 5b in two
+    # groups (KLE in TH1, BRA in TH2), and religion for 5a in two parallel groups.
+    timetable = (
+        f'7,"5a","KLE","SP","TH1",{weekday},3\r\n'
+        f'7,"5b","KLE","SP","TH1",{weekday},3\r\n'
+        f'7,"5a","BRA","SP","TH2",{weekday},3\r\n'
+        f'7,"5b","BRA","SP","TH2",{weekday},3\r\n'
+        f'8,"5a","FRA","REV","A101",{weekday},4\r\n'
+        f'8,"5a","ENG","IRU","GR3",{weekday},4\r\n'
+    )
+    substitutions = (
+        f'1,"{today:%Y%m%d}",3,,7,"BRA","WEB","SP",,,,"TH2",,,"5a~5b",,"",0,,"",202611201530,\r\n'
+        f'2,"{today:%Y%m%d}",4,,8,"ENG",,"IRU",,,,"GR3",,,"5a",,"",1,,"C",202611201530,\r\n'
+    )
+    files = {"GPU001.TXT": timetable.encode(), "GPU014.TXT": substitutions.encode()}
+    response = client.post(
+        f"/api/v1/schools/{school.id}/timetable/imports",
+        data={"files": [(io.BytesIO(data), name) for name, data in files.items()]},
+        headers=headers(school_admin),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+
+    for name in ("5a", "5b"):
+        body = client.get(url(school, **{"class": name}), headers=headers(school_admin)).get_json()
+        shown = sorted(
+            (e["period"], e["subject"] or e["original"]["subject"], e["teachers"][:1], e["kind"])
+            for e in body["days"][0]["lessons"]
+        )
+        expected = [(3, "SP", ["KLE"], None), (3, "SP", ["WEB"], "substitution")]
+        if name == "5a":
+            expected += [(4, "IRU", [], "cancellation"), (4, "REV", ["FRA"], None)]
+        assert shown == expected
+
+
+def test_the_demo_shows_every_parallel_lesson_of_5a_and_no_entry_twice(
+    app: Flask, client: FlaskClient, headers: Headers
+) -> None:
+    seed_demo(app, db.session)
+    db.session.commit()
+    lena = db.session.scalar(select(User).where(User.username == "lena.schmidt"))
+    body = client.get(f"/api/v1/schools/{lena.school_id}/panel?days=5", headers=headers(lena))
+    groups = {"REV", "RKA", "ETH", "IRU"}
+    days = body.get_json()["days"]
+    assert len(days) == 5
+    for day in days:
+        for section in ("changes", "lessons"):
+            entries = [json.dumps(e, sort_keys=True) for e in day[section]]
+            assert len(entries) == len(set(entries)), (day["date"], section)
+        by_period: dict[int, set[str]] = {}
+        for entry in day["lessons"]:
+            subject = entry["subject"] or (entry["original"] or {}).get("subject", "")
+            by_period.setdefault(entry["period"], set()).add(subject)
+        for subjects in by_period.values():
+            assert not subjects & groups or groups <= subjects, (day["date"], subjects)
