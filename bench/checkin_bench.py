@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 
 def enroll_devices(app, count: int, secrets_file: Path) -> None:
     """Create a school with an admin and a token, and enroll `count` devices through the API."""
-    from mdm.demo import seed_demo
+    from mdm.accounts.demo import seed_demo
     from mdm.extensions import db
 
     with app.app_context():

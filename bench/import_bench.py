@@ -20,10 +20,10 @@ from flask import Flask
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.setup_db import database_url, migrated_app, workdir  # noqa: E402
-from mdm.actors import Actor  # noqa: E402
+from mdm.accounts.models import School  # noqa: E402
 from mdm.extensions import db  # noqa: E402
-from mdm.models import School  # noqa: E402
-from schedules import demo_gpu, importer  # noqa: E402
+from mdm.platform.actors import Actor  # noqa: E402
+from schedules import demo_gpu, import_service  # noqa: E402
 
 TARGET_SECONDS = 2.0
 
@@ -41,7 +41,7 @@ def timed_import(
     """Seconds to parse, apply and commit the files; and the substitution changes."""
     with app.app_context():
         started = time.perf_counter()
-        result = importer.import_files(
+        result = import_service.import_files(
             db.session, Actor.system("bench"), school_id, files, "untis-gpu"
         )
         db.session.commit()

@@ -32,10 +32,10 @@ def seed_large_school(app, students: int, students_file: Path) -> tuple[int, lis
     """
     from werkzeug.security import generate_password_hash
 
-    from mdm.actors import Actor
+    from mdm.accounts.models import School, User
     from mdm.extensions import db
-    from mdm.models import School, User
-    from schedules import demo_gpu, importer
+    from mdm.platform.actors import Actor
+    from schedules import demo_gpu, import_service
     from schedules.models import SchoolClass
 
     monday = date.today() - timedelta(days=date.today().weekday())
@@ -48,7 +48,9 @@ def seed_large_school(app, students: int, students_file: Path) -> tuple[int, lis
         school = School(slug="bench-gymnasium", name="Bench-Gymnasium", timezone="Europe/Berlin")
         db.session.add(school)
         db.session.flush()
-        importer.import_files(db.session, Actor.system("bench"), school.id, files, "untis-gpu")
+        import_service.import_files(
+            db.session, Actor.system("bench"), school.id, files, "untis-gpu"
+        )
         classes = sorted(
             db.session.scalars(
                 db.select(SchoolClass.name).where(SchoolClass.school_id == school.id)

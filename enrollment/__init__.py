@@ -1,32 +1,22 @@
-"""Enrollment: tokens and QR codes, BYOD consent and privacy rules, device identity."""
+"""Enrollment: tokens and their QR codes and page, privacy notices and consent; devices are
+created through mdm.devices."""
 
 from flask import Flask
 
-from mdm import extensions
-from mdm.demo import register_demo
-from mdm.ratelimit import make_counter
+from mdm.accounts.demo import register_demo
+from mdm.extensions import api as rest_api
+from mdm.platform.ratelimit import make_counter
 
 
 def init_app(app: Flask) -> None:
-    """Add the enrollment, device and agent APIs, the enrollment page and the demo devices."""
-    from enrollment import agent_api, api, demo
-    from mdm import device_api
+    """Add the enrollment API, the agent's enroll request, the enrollment page and the demo
+    devices."""
+    from enrollment import api, demo
 
-    # The device API is mdm's, but the app factory registers only the platform's blueprint and
-    # the packages' init_app; devices exist only with enrollment, so it is registered here.
-    extensions.api.register_blueprint(device_api.blp)
-    extensions.api.register_blueprint(api.blp)
-    extensions.api.register_blueprint(agent_api.blp)
+    rest_api.register_blueprint(api.blp)
+    rest_api.register_blueprint(api.agent_blp)
     app.register_blueprint(api.pages)
-    extensions.api.spec.components.security_scheme(
-        "deviceSecret",
-        {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "the device secret handed out at enrollment (not a user login)",
-        },
-    )
-    extensions.api.spec.components.security_scheme(
+    rest_api.spec.components.security_scheme(
         "ownerLogin",
         {
             "type": "http",

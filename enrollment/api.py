@@ -1,13 +1,16 @@
-"""Enrollment API for admins and owners, and the enrollment page a person opens."""
+"""Enrollment API for admins and owners, the agent's enroll request, and the enrollment page a
+person opens."""
 
 from typing import Any
 
 from flask import Blueprint as PageBlueprint
 from flask import Response, render_template, url_for
-from flask_smorest import Blueprint
+from flask_jwt_extended import get_current_user, verify_jwt_in_request
 
 from enrollment import qr, service
 from enrollment.schemas import (
+    EnrollRequestSchema,
+    EnrollResponseSchema,
     IssuedTokenSchema,
     NoticeCreateSchema,
     NoticeSchema,
@@ -16,10 +19,14 @@ from enrollment.schemas import (
     TokenQueryArgs,
     TokenSchema,
 )
-from mdm.auth import client_address, current_actor, login_required, roles_required
-from mdm.errors import DomainError
+from mdm.accounts.auth import current_actor, login_required, roles_required
+from mdm.accounts.models import School
+from mdm.agent.service import PROTOCOL_VERSION
+from mdm.devices.service import DeviceFacts
 from mdm.extensions import db
-from mdm.models import School
+from mdm.platform.errors import DomainError
+from mdm.platform.http import Blueprint, client_address
+from mdm.platform.scoping import ADMINS
 
 blp = Blueprint(
     "enrollment",
@@ -27,8 +34,14 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Enrollment tokens, privacy notices, and one's own devices",
 )
+# The agent protocol's enroll request keeps the protocol's URL (and its place in the API docs).
+agent_blp = Blueprint(
+    "agent_enrollment",
+    __name__,
+    url_prefix="/api/agent/v1",
+    description="JSON agent protocol v1: enrolling a device with a token",
+)
 pages = PageBlueprint("enrollment_pages", __name__, template_folder="templates")
-ADMINS = ("it_admin", "school_admin")
 # The page's URL carries the token's secret: keep it out of caches and Referer headers.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -108,6 +121,36 @@ def my_devices() -> Any:
 def remove_management(device_id: int) -> None:
     """End the school's management of one's own BYOD device."""
     service.remove_own_device(db.session, current_actor(), device_id)
+
+
+@agent_blp.route("/enroll", methods=["POST"])
+@agent_blp.arguments(EnrollRequestSchema)
+@agent_blp.response(201, EnrollResponseSchema)
+@agent_blp.doc(security=[{}, {"ownerLogin": []}], tags=["agent"])
+def enroll(body: dict[str, Any]) -> dict[str, Any]:
+    """Enroll with a token and the device's facts; a BYOD device also sends its owner's login."""
+    verify_jwt_in_request(optional=True)
+    result = service.enroll(
+        db.session,
+        secret=body["token"],
+        facts=DeviceFacts(
+            platform=body["platform"],
+            model=body["model"],
+            os_version=body["os_version"],
+            name=body["name"],
+            inventory=body["inventory"],
+        ),
+        csr_pem=body["csr"],
+        owner=get_current_user(),
+        privacy_notice_version=body["privacy_notice_version"],
+        address=client_address(),
+    )
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "device_id": result.device.id,
+        "credential": result.credential,
+        "configuration": result.configuration,
+    }
 
 
 @pages.route("/enroll/<secret>")

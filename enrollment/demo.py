@@ -5,10 +5,11 @@ from sqlalchemy.orm import Session
 
 from enrollment import service
 from enrollment.models import EnrollmentToken
-from mdm import devices
-from mdm.actors import Actor
-from mdm.device_models import Group
-from mdm.models import School, User
+from mdm.accounts.models import School, User
+from mdm.devices import groups
+from mdm.devices.models import Group
+from mdm.devices.service import DeviceFacts
+from mdm.platform.actors import Actor
 
 NOTICE = (
     "Die Schule verwaltet auf Ihrem eigenen Gerät nur ihre eigenen Einstellungen und Apps.\n"
@@ -23,7 +24,7 @@ BYOD_TOKEN = "Demo: Diensthandys der Lehrkräfte (BYOD)"
 def _group(session: Session, actor: Actor, school: School, kind: str, name: str) -> Group:
     group = session.scalar(select(Group).where(Group.school_id == school.id, Group.name == name))
     if group is None:
-        group = devices.create_group(session, actor, kind=kind, name=name, school_id=school.id)
+        group = groups.create_group(session, actor, kind=kind, name=name, school_id=school.id)
     return group
 
 
@@ -45,7 +46,7 @@ def seed(session: Session, school: School, actor: Actor) -> list[str]:
     students = session.scalars(
         select(User).where(User.school_id == school.id, User.class_name == "5a")
     )
-    devices.add_users(session, actor, class_5a.id, [user.id for user in students])
+    groups.add_users(session, actor, class_5a.id, [user.id for user in students])
     school_token = service.create_token(
         session,
         actor,
@@ -72,7 +73,7 @@ def seed(session: Session, school: School, actor: Actor) -> list[str]:
         service.enroll(
             session,
             secret=school_token.secret,
-            facts=service.DeviceFacts(
+            facts=DeviceFacts(
                 platform="ipados",
                 model="iPad (10th generation)",
                 os_version="17.5",
@@ -89,7 +90,7 @@ def seed(session: Session, school: School, actor: Actor) -> list[str]:
         service.enroll(
             session,
             secret=byod_token.secret,
-            facts=service.DeviceFacts(
+            facts=DeviceFacts(
                 platform="android",
                 model="Pixel 8",
                 os_version="14",

@@ -1,4 +1,4 @@
-"""Enrollment models: tokens, privacy notices and consents, the device CA, device credentials."""
+"""Enrollment models: tokens, privacy notices and the consents given to them."""
 
 from datetime import datetime
 
@@ -13,9 +13,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mdm.device_models import Group
+from mdm.devices.models import Group
 from mdm.extensions import db
-from mdm.types import EncryptedBytes, UTCDateTime, utcnow
+from mdm.platform.types import UTCDateTime, utcnow
 
 token_groups = Table(
     "enrollment_token_groups",
@@ -93,38 +93,3 @@ class Consent(db.Model):
     notice_id: Mapped[int] = mapped_column(ForeignKey("privacy_notices.id", ondelete="RESTRICT"))
     notice_version: Mapped[int] = mapped_column(Integer)
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class DeviceCA(db.Model):
-    """A school's own device CA; its key is passphrase-encrypted PEM, and both are encrypted."""
-
-    __tablename__ = "device_cas"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int] = mapped_column(
-        ForeignKey("schools.id", ondelete="RESTRICT"), unique=True
-    )
-    certificate_pem: Mapped[str] = mapped_column(Text)
-    key_pem: Mapped[bytes] = mapped_column(EncryptedBytes)
-    key_passphrase: Mapped[bytes] = mapped_column(EncryptedBytes)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class DeviceCredential(db.Model):
-    """What a device authenticates with: a secret (stored hashed) and maybe a client certificate."""
-
-    __tablename__ = "device_credentials"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int] = mapped_column(
-        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
-    )
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
-    lookup_key: Mapped[str] = mapped_column(String(16), unique=True)
-    secret_hash: Mapped[str] = mapped_column(String(64))
-    certificate_serial: Mapped[str | None] = mapped_column(String(40))
-    certificate_fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
-    certificate_pem: Mapped[str | None] = mapped_column(Text)
-    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

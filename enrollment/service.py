@@ -1,22 +1,23 @@
 """Enrollment tokens, privacy notices and enrolling a device. They flush, never commit."""
 
-import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography import x509
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from enrollment import ca, identity, privacy, tokens
-from enrollment.models import Consent, DeviceCredential, EnrollmentToken, PrivacyNotice
-from mdm import audit, devices
-from mdm.actors import Actor
-from mdm.device_models import OWNERSHIPS, PLATFORMS, USER_ROLES, Device, Group
-from mdm.errors import (
+from enrollment import tokens
+from enrollment.models import Consent, EnrollmentToken, PrivacyNotice
+from mdm.accounts.models import School, User
+from mdm.agent.service import configuration
+from mdm.devices import byod, credentials
+from mdm.devices import service as devices
+from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES, Device, Group
+from mdm.platform import audit
+from mdm.platform.actors import Actor
+from mdm.platform.errors import (
     Conflict,
     Gone,
     NotAuthenticated,
@@ -25,14 +26,11 @@ from mdm.errors import (
     RateLimited,
     ValidationFailed,
 )
-from mdm.models import School, User
-from mdm.ratelimit import FailureCounter
-from mdm.scoping import get_scoped, require_school, scoped
-from mdm.types import utcnow
+from mdm.platform.ratelimit import FailureCounter
+from mdm.platform.scoping import ADMINS, get_scoped, require_role, require_school, scoped
+from mdm.platform.types import utcnow
 
-ADMIN_ROLES = ("it_admin", "school_admin", "system")
 MAX_TOKEN_DAYS = 366
-PROTOCOL_VERSION = 1
 
 
 class TokenUnknown(NotFound):
@@ -63,8 +61,7 @@ TOKEN_STATE_ERRORS: dict[str, type[Gone]] = {
 
 
 def _require_admin(actor: Actor) -> None:
-    if actor.role not in ADMIN_ROLES:
-        raise PermissionDenied("only admins manage enrollment")
+    require_role(actor, ADMINS, "only admins manage enrollment")
 
 
 def _admin_school(session: Session, actor: Actor, school_id: int | None) -> School:
@@ -296,108 +293,12 @@ def current_notice(session: Session, school_id: int) -> PrivacyNotice | None:
 
 
 @dataclass(frozen=True)
-class DeviceFacts:
-    """What a device says about itself when it enrolls."""
-
-    platform: str
-    model: str = ""
-    os_version: str = ""
-    name: str = ""
-    inventory: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class IssuedCredential:
-    """A new device credential as the device receives it (the secret only this once)."""
-
-    secret: str
-    certificate_pem: str | None
-    ca_certificate_pem: str | None
-    not_after: datetime | None
-
-
-@dataclass(frozen=True)
 class Enrollment:
     """The result of enrolling: the device, its credential and its first configuration."""
 
     device: Device
-    credential: IssuedCredential
+    credential: credentials.IssuedCredential
     configuration: dict[str, Any]
-
-
-def encode_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """(what may be stored, its hash); keeps only BYOD-allowed fields, refuses oversized ones."""
-    if privacy.inventory_depth(inventory) > privacy.MAX_INVENTORY_DEPTH:
-        raise ValidationFailed(
-            "The inventory is nested too deeply.",
-            errors={
-                "inventory": [f"objects and lists nest at most {privacy.MAX_INVENTORY_DEPTH} deep"]
-            },
-        )
-    kept, _dropped = privacy.filter_inventory(ownership, inventory)
-    encoded = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    limit = int(current_app.config["AGENT_MAX_INVENTORY_BYTES"])
-    if len(encoded) > limit:
-        raise ValidationFailed(
-            "The inventory is too large.",
-            errors={"inventory": [f"at most {limit} bytes of JSON, got {len(encoded)}"]},
-        )
-    return kept, hashlib.sha256(encoded).hexdigest()
-
-
-def parse_csr(csr_pem: str | None) -> x509.CertificateSigningRequest | None:
-    """The device's CSR checked against the CA's key policy, or None when it sent none."""
-    if not csr_pem:
-        return None
-    try:
-        return identity.parse_csr(csr_pem.encode())
-    except identity.CsrError as exc:
-        raise ValidationFailed(
-            "The certificate signing request was refused.", errors={"csr": [str(exc)]}
-        ) from exc
-
-
-def issue_credential(
-    session: Session, device: Device, csr: x509.CertificateSigningRequest | None
-) -> IssuedCredential:
-    """Give the device a new secret and, for a CSR, a client certificate of its school's CA."""
-    secret = identity.new_device_secret()
-    credential = DeviceCredential(
-        school_id=device.school_id,
-        device_id=device.id,
-        lookup_key=identity.device_lookup_key(secret),
-        secret_hash=identity.hash_secret(secret),
-    )
-    certificate_pem = ca_pem = None
-    if csr is not None:
-        school = session.get(School, device.school_id)
-        assert school is not None
-        cert, school_ca = ca.issue_certificate(session, school, csr, device.id)
-        certificate_pem = identity.cert_to_pem(cert).decode()
-        ca_pem = identity.cert_to_pem(school_ca.certificate).decode()
-        credential.certificate_serial = format(cert.serial_number, "x")
-        credential.certificate_fingerprint = identity.certificate_fingerprint(cert)
-        credential.certificate_pem = certificate_pem
-        credential.not_after = cert.not_valid_after_utc
-    session.add(credential)
-    session.flush()
-    return IssuedCredential(secret, certificate_pem, ca_pem, credential.not_after)
-
-
-def configuration(device: Device) -> dict[str, Any]:
-    """The configuration an agent holds: what it is called, its groups, how often to check in."""
-    return {
-        "version": device.config_version,
-        "device_id": device.id,
-        "name": device.name,
-        "ownership": device.ownership,
-        "user_role": device.user_role,
-        "groups": [group.name for group in device.groups],
-        "check_in_seconds": int(current_app.config["AGENT_CHECK_IN_SECONDS"]),
-        "not_collected": sorted(privacy.BYOD_FORBIDDEN_INVENTORY_FIELDS)
-        if device.ownership == privacy.BYOD
-        else [],
-    }
 
 
 def _check_owner(
@@ -406,7 +307,7 @@ def _check_owner(
     """Check who enrolls the device; for BYOD, their consent. Returns the notice consented to."""
     if owner is not None and owner.school_id != token.school_id:
         raise PermissionDenied("the enrollment token belongs to another school")
-    if token.ownership != privacy.BYOD:
+    if token.ownership != byod.BYOD:
         # A school device is assigned to the login sent with it, unless the token is for
         # shared devices; that user must have the role the token is for.
         if owner is not None and token.user_role != "shared" and owner.role != token.user_role:
@@ -438,7 +339,7 @@ def enroll(
     session: Session,
     *,
     secret: str,
-    facts: DeviceFacts,
+    facts: devices.DeviceFacts,
     csr_pem: str | None,
     owner: User | None,
     privacy_notice_version: int | None,
@@ -452,8 +353,8 @@ def enroll(
         )
     notice = _check_owner(session, token, owner, privacy_notice_version)
     user = owner if token.user_role != "shared" else None
-    csr = parse_csr(csr_pem)
-    inventory, inventory_hash = encode_inventory(token.ownership, facts.inventory)
+    csr = credentials.parse_csr(csr_pem)
+    inventory = devices.encode_inventory(token.ownership, facts.inventory or {})
     consumed = session.execute(
         update(EnrollmentToken)
         .where(EnrollmentToken.id == token.id, EnrollmentToken.uses < EnrollmentToken.max_uses)
@@ -462,27 +363,17 @@ def enroll(
     )
     if consumed.rowcount != 1:
         raise TokenExhausted("this enrollment token is exhausted")
-    now = utcnow()
-    device = Device(
+    device = devices.create_device(
+        session,
         school_id=token.school_id,
         ownership=token.ownership,
-        platform=facts.platform,
-        model=facts.model,
-        os_version=facts.os_version,
-        name=facts.name.strip() or facts.model or facts.platform,
         user_role=token.user_role,
-        user_id=user.id if user is not None else None,
-        status="enrolled",
-        enrolled_at=now,
-        last_seen_at=now,
+        facts=facts,
         inventory=inventory,
-        inventory_hash=inventory_hash,
-        config_version=1,
+        user_id=user.id if user is not None else None,
         groups=list(token.groups),
     )
-    session.add(device)
-    session.flush()
-    credential = issue_credential(session, device, csr)
+    credential = credentials.issue_credential(session, device, csr)
     if notice is not None and owner is not None:
         session.add(
             Consent(
@@ -491,7 +382,7 @@ def enroll(
                 user_id=owner.id,
                 notice_id=notice.id,
                 notice_version=notice.version,
-                consented_at=now,
+                consented_at=device.enrolled_at,
             )
         )
     actor = Actor(
@@ -532,17 +423,7 @@ def own_devices(session: Session, actor: Actor) -> list[tuple[Device, Consent | 
     return [(device, consents.get(device.id)) for device in rows]
 
 
-def revoke_credentials(session: Session, device_id: int) -> None:
-    """Revoke every live credential of a device."""
-    session.execute(
-        update(DeviceCredential)
-        .where(DeviceCredential.device_id == device_id, DeviceCredential.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-
-
 def remove_own_device(session: Session, actor: Actor, device_id: int) -> None:
     """The owner ends management of their BYOD device; its credentials are revoked."""
     device = devices.remove_own_device(session, actor, device_id)
-    revoke_credentials(session, device.id)
+    credentials.revoke_credentials(session, device.id)

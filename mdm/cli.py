@@ -11,10 +11,10 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from mdm import create_app
-from mdm.actors import Actor
-from mdm.demo import seed_demo
-from mdm.errors import DomainError
+from mdm.accounts.demo import seed_demo
 from mdm.extensions import db
+from mdm.platform.actors import Actor
+from mdm.platform.errors import DomainError
 from mdm.settings import ConfigError
 
 
@@ -71,7 +71,7 @@ def _serve(app: Flask, host: str, port: int, threads: int) -> None:
     def start_scheduler(worker: Any) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        from mdm.jobs import add_jobs
+        from mdm.platform.jobs import add_jobs
 
         scheduler = BackgroundScheduler(timezone="UTC")
         add_jobs(app, scheduler)
@@ -98,7 +98,7 @@ def scheduler_command() -> None:
     """Run the scheduled jobs of every package (one such process beside the web workers)."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from mdm.jobs import add_jobs, registered_jobs
+    from mdm.platform.jobs import add_jobs, registered_jobs
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     scheduler = BlockingScheduler(timezone="UTC")
@@ -122,14 +122,14 @@ def create_admin_command(
     username: str, password: str | None, first_name: str, last_name: str
 ) -> None:
     """Create a city IT admin account (all schools)."""
-    from mdm import users
+    from mdm.accounts import service
 
     if password is None:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat: ") != password:
             raise click.ClickException("the passwords differ")
     try:
-        user = users.create_user(
+        user = service.create_user(
             db.session,
             Actor.system("cli"),
             username=username,

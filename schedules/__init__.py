@@ -1,22 +1,20 @@
-"""Timetables: time grid, classes, lessons, substitutions, day messages, importers."""
+"""Timetables: time grid, classes, lessons, substitutions, day messages, importers, the panel."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Add the timetable models, blueprints, CLI commands and jobs to the app."""
-    from mdm import extensions
-    from mdm.demo import register_demo
-    from mdm.jobs import JobSpec, register_job
-    from schedules import api, demo, import_folder, models, panel_service  # noqa: F401
+    """Add the timetable models, blueprints, CLI commands, demo plan and jobs to the app."""
+    from mdm.accounts.demo import register_demo
+    from mdm.extensions import api as rest_api
+    from mdm.platform.jobs import JobSpec, register_job
+    from schedules import api, demo, import_folder, models  # noqa: F401
     from schedules.import_cli import import_group
-    from schedules.panel_views import blp as panel_api
-    from schedules.panel_views import pages as panel_pages
+    from schedules.pages import pages
 
-    panel_service.init_app(app)
-    extensions.api.register_blueprint(panel_api)
-    app.register_blueprint(panel_pages)
-    extensions.api.register_blueprint(api.blp)
+    rest_api.register_blueprint(api.panel_blp)
+    app.register_blueprint(pages)
+    rest_api.register_blueprint(api.imports_blp)
     app.cli.add_command(import_group)
     register_demo(app, demo.seed)
     if app.config["TIMETABLE_IMPORT_FOLDER"]:

@@ -1,37 +1,52 @@
-"""Timetable import API: upload an export (files or a zip), the import history."""
+"""Timetable API: imports of Untis and Indiware exports and their history, and the panel: the
+JSON feed (logged in, or by the read-only link), the picker's options, settings and link."""
 
 from typing import Any
 
-from flask import request
-from flask_smorest import Blueprint
+from flask import Response, current_app, request
+from flask_jwt_extended import get_current_user
 
-from mdm.auth import current_actor, roles_required
+from mdm.accounts.auth import current_actor, login_required, roles_required
 from mdm.extensions import db
-from mdm.http import accepts, limit_offset, page
-from mdm.schemas import PageArgs
-from schedules import importer
-from schedules.import_schemas import (
+from mdm.platform.http import Blueprint, accepts, limit_offset, page
+from mdm.platform.schemas import PageArgs
+from mdm.platform.scoping import ADMINS, require_school
+from schedules import import_service, panel_service
+from schedules.models import PanelSettings, TimetableImport
+from schedules.schemas import (
     ImportPageSchema,
     ImportReportSchema,
+    PanelLinkSchema,
+    PanelOptionsSchema,
+    PanelQueryArgs,
+    PanelSchema,
+    PanelSettingsSchema,
+    PanelSettingsUpdateSchema,
     TimetableImportDetailSchema,
 )
-from schedules.models import TimetableImport
 
-blp = Blueprint(
+imports_blp = Blueprint(
     "timetable_imports",
     __name__,
     url_prefix="/api/v1/schools/<int:school_id>/timetable",
     description="Timetable imports: Untis GPU and HTML exports, Indiware plans",
 )
-ADMINS = ("it_admin", "school_admin")
+panel_blp = Blueprint(
+    "panel",
+    __name__,
+    url_prefix="/api/v1",
+    description="The substitution plan panel: feed, picker options, settings, read-only link",
+)
 FORMAT_DESCRIPTION = "untis-gpu, untis-html or indiware; detected from the file names when absent"
+NOT_MODIFIED = {304: {"description": "Not modified: If-None-Match matched the ETag"}}
+FEED = PanelSchema()
 
 
-@blp.route("/imports", methods=["POST"])
+@imports_blp.route("/imports", methods=["POST"])
 @accepts("multipart/form-data", "application/zip")
 @roles_required(*ADMINS)
-@blp.response(201, ImportReportSchema)
-@blp.doc(
+@imports_blp.response(201, ImportReportSchema)
+@imports_blp.doc(
     parameters=[
         {
             "in": "query",
@@ -65,7 +80,9 @@ def upload_import(school_id: int) -> dict[str, Any]:
     else:
         uploads = [(f.filename or "upload", f.read()) for f in request.files.getlist("files")]
     file_format = request.form.get("format") or request.args.get("format") or None
-    result = importer.import_uploads(db.session, current_actor(), school_id, uploads, file_format)
+    result = import_service.import_uploads(
+        db.session, current_actor(), school_id, uploads, file_format
+    )
     return {
         **_fields(result.record),
         "plan_changed": result.plan_changed,
@@ -73,27 +90,153 @@ def upload_import(school_id: int) -> dict[str, Any]:
     }
 
 
-@blp.route("/imports", methods=["GET"])
+@imports_blp.route("/imports", methods=["GET"])
 @roles_required(*ADMINS)
-@blp.arguments(PageArgs, location="query")
-@blp.response(200, ImportPageSchema)
+@imports_blp.arguments(PageArgs, location="query")
+@imports_blp.response(200, ImportPageSchema)
 def list_imports(args: dict[str, Any], school_id: int) -> dict[str, Any]:
     """The school's imports, newest first."""
-    rows, total = importer.list_imports(
+    rows, total = import_service.list_imports(
         db.session, current_actor(), school_id, **limit_offset(args)
     )
     return page(rows, total, args)
 
 
-@blp.route("/imports/<int:import_id>", methods=["GET"])
+@imports_blp.route("/imports/<int:import_id>", methods=["GET"])
 @roles_required(*ADMINS)
-@blp.response(200, TimetableImportDetailSchema)
+@imports_blp.response(200, TimetableImportDetailSchema)
 def get_import(school_id: int, import_id: int) -> dict[str, Any]:
     """One import with the substitutions it added, changed and removed."""
-    record, changes = importer.get_import(db.session, current_actor(), school_id, import_id)
+    record, changes = import_service.get_import(db.session, current_actor(), school_id, import_id)
     return {**_fields(record), "substitution_changes": changes}
 
 
 def _fields(record: TimetableImport) -> dict[str, Any]:
     """The history row's fields, to which a response adds its own."""
     return {column.name: getattr(record, column.name) for column in record.__table__.columns}
+
+
+# The panel
+
+
+@panel_blp.route("/schools/<int:school_id>/panel", methods=["GET"])
+@login_required
+@panel_blp.arguments(PanelQueryArgs, location="query")
+@panel_blp.response(200, PanelSchema)
+@panel_blp.doc(responses=NOT_MODIFIED)
+def school_panel(args: dict[str, Any], school_id: int) -> Response:
+    """The plan of the next school days for a class, courses, a teacher, a room or everything;
+    without a selection a student's own class, a teacher's own plan. ETag/304."""
+    user = get_current_user()
+    require_school(current_actor(), school_id)
+    state = panel_service.panel_state(db.session, school_id)
+    viewer = panel_service.Viewer(user.role, user.id, user.class_name)
+    return _feed(state, viewer, args)
+
+
+@panel_blp.route("/panel/<secret>", methods=["GET"])
+@panel_blp.arguments(PanelQueryArgs, location="query")
+@panel_blp.response(200, PanelSchema)
+@panel_blp.doc(responses=NOT_MODIFIED, security=[])
+def link_panel(args: dict[str, Any], secret: str) -> Response:
+    """The read-only panel feed of the school's panel link (no login); everything by default."""
+    state = panel_service.state_for_link(db.session, secret)
+    response = _feed(state, panel_service.Viewer("public"), args)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _feed(
+    state: panel_service.PanelState, viewer: panel_service.Viewer, args: dict[str, Any]
+) -> Response:
+    """304 when the client has this version of the feed, else the feed, rendered once per
+    version by this worker."""
+    asked = panel_service.Asked(
+        days=args["days"],
+        class_name=args.get("class_name", ""),
+        courses=tuple(args["course"]),
+        teacher=args.get("teacher", ""),
+        room=args.get("room", ""),
+        since=args.get("since"),
+    )
+    feed = panel_service.prepare_feed(db.session, state, viewer, asked)
+    response = Response(mimetype="application/json")
+    response.set_etag(feed.version)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Vary"] = "Authorization"
+    if state.plan_updated_at is not None:
+        response.last_modified = state.plan_updated_at
+    if request.if_none_match.contains_weak(feed.version):
+        response.status_code = 304
+        return response
+    rendered = panel_service.feeds()
+    body = rendered.get(feed.version)
+    if body is None:
+        body = FEED.dumps(panel_service.feed_body(feed), ensure_ascii=False, separators=(",", ":"))
+        body = body.encode()
+        rendered.put(feed.version, body)
+    response.set_data(body)
+    return response
+
+
+@panel_blp.route("/schools/<int:school_id>/panel/options", methods=["GET"])
+@login_required
+@panel_blp.response(200, PanelOptionsSchema)
+def panel_options(school_id: int) -> dict[str, Any]:
+    """The classes, courses, teachers and rooms to pick from."""
+    return panel_service.selection_options(db.session, current_actor(), school_id)
+
+
+def _settings_body(settings: PanelSettings) -> dict[str, Any]:
+    return {
+        "hide_teachers_from_students": settings.hide_teachers_from_students,
+        "public_link_enabled": settings.public_link_hash is not None,
+        "public_link_lookup": settings.public_link_lookup,
+        "plan_version": settings.plan_version,
+        "plan_updated_at": settings.plan_updated_at,
+    }
+
+
+@panel_blp.route("/schools/<int:school_id>/panel/settings", methods=["GET"])
+@roles_required(*ADMINS)
+@panel_blp.response(200, PanelSettingsSchema)
+def get_panel_settings(school_id: int) -> dict[str, Any]:
+    """The school's panel settings."""
+    return _settings_body(panel_service.get_settings(db.session, current_actor(), school_id))
+
+
+@panel_blp.route("/schools/<int:school_id>/panel/settings", methods=["PATCH"])
+@roles_required(*ADMINS)
+@panel_blp.arguments(PanelSettingsUpdateSchema)
+@panel_blp.response(200, PanelSettingsSchema)
+def update_panel_settings(body: dict[str, Any], school_id: int) -> dict[str, Any]:
+    """Hide teacher names from students (and from the read-only link), or show them again."""
+    settings = panel_service.set_hide_teachers(
+        db.session, current_actor(), school_id, body["hide_teachers_from_students"]
+    )
+    return _settings_body(settings)
+
+
+@panel_blp.route("/schools/<int:school_id>/panel/link", methods=["POST"])
+@roles_required(*ADMINS)
+@panel_blp.response(201, PanelLinkSchema)
+def create_panel_link(school_id: int) -> dict[str, Any]:
+    """Create the read-only panel link, or replace it (the old link stops working at once).
+    The secret is in this answer only."""
+    secret = panel_service.issue_panel_link(db.session, current_actor(), school_id)
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return {
+        "secret": secret,
+        "lookup": panel_service.link_lookup_key(secret),
+        "url": f"{base}/panel/{secret}",
+        "screen_url": f"{base}/panel/{secret}?screen=1",
+        "feed_url": f"{base}/api/v1/panel/{secret}",
+    }
+
+
+@panel_blp.route("/schools/<int:school_id>/panel/link", methods=["DELETE"])
+@roles_required(*ADMINS)
+@panel_blp.response(204)
+def revoke_panel_link(school_id: int) -> None:
+    """Switch the read-only panel link off."""
+    panel_service.revoke_panel_link(db.session, current_actor(), school_id)

@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdm.actors import Actor
-from mdm.demo import TEACHERS
-from mdm.models import School, User
-from schedules import demo_gpu, gpu, importer
-from schedules.importdata import DayMessage
-from schedules.importfiles import file_hashes
+from mdm.accounts.demo import TEACHERS
+from mdm.accounts.models import School, User
+from mdm.platform.actors import Actor
+from schedules import demo_gpu, import_service, untis_gpu
+from schedules.import_data import DayMessage
+from schedules.import_files import file_hashes
 from schedules.models import Teacher, TimetableImport
 
 SEED = 2026
@@ -39,13 +39,13 @@ def seed(session: Session, school: School, actor: Actor) -> list[str]:
         days=SCHOOL_DAYS,
         named_teachers=[(first, last) for _, first, last in TEACHERS],
     )
-    batch = gpu.parse_gpu_files(files)
+    batch = untis_gpu.parse_gpu_files(files)
     batch.periods = demo_gpu.time_grid()
     batch.day_messages = [
         DayMessage(day, "Demo-Plan: alle Klassen, Lehrkräfte und Vertretungen sind erfunden.")
         for day in sorted(batch.covered_dates)
     ]
-    result = importer.apply_batch(session, actor, school.id, batch, file_hashes(files))
+    result = import_service.apply_batch(session, actor, school.id, batch, file_hashes(files))
     teachers = _link_demo_teachers(session, school.id)
     return [
         f"Timetable: {result.record.counts['substitutions']} substitutions from "

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from schedules.importdata import Period
+from schedules.import_data import Period
 
 PERIODS_PER_DAY = 10
 SCHOOL_DAYS = (1, 2, 3, 4, 5)

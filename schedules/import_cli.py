@@ -6,12 +6,12 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from mdm.actors import Actor
-from mdm.errors import DomainError
+from mdm.accounts.models import School
 from mdm.extensions import db
-from mdm.models import School
-from schedules import importer
-from schedules.importfiles import (
+from mdm.platform.actors import Actor
+from mdm.platform.errors import DomainError
+from schedules import import_service
+from schedules.import_files import (
     INDIWARE,
     UNTIS_GPU,
     UNTIS_HTML,
@@ -57,7 +57,7 @@ def _import(path: Path, slug: str, formats: tuple[str, ...]) -> None:
             raise ImportFilesError(
                 f"{path} holds a {file_format} export, not {' or '.join(formats)}"
             )
-        result = importer.import_files(
+        result = import_service.import_files(
             db.session, Actor.system("cli"), school.id, files, file_format
         )
         db.session.commit()
@@ -72,7 +72,7 @@ def _import(path: Path, slug: str, formats: tuple[str, ...]) -> None:
         click.echo(line)
 
 
-def report_lines(result: importer.ImportResult) -> list[str]:
+def report_lines(result: import_service.ImportResult) -> list[str]:
     """An import report for people: counts, changes, warnings."""
     record = result.record
     counts = ", ".join(f"{count} {name}" for name, count in record.counts.items() if count)

@@ -12,12 +12,12 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from mdm.actors import Actor
-from mdm.errors import DomainError
+from mdm.accounts.models import School
 from mdm.extensions import db
-from mdm.models import School
-from schedules import importer
-from schedules.importfiles import ImportFilesError, file_hashes, read_path
+from mdm.platform.actors import Actor
+from mdm.platform.errors import DomainError
+from schedules import import_service
+from schedules.import_files import ImportFilesError, file_hashes, read_path
 
 log = logging.getLogger(__name__)
 JOB_ID = "schedules.import-folder"
@@ -47,7 +47,7 @@ def import_folders() -> None:
             log.exception("timetable import from %s failed, nothing changed", folder)
 
 
-def import_school_folder(school: School, folder: Path) -> importer.ImportResult | None:
+def import_school_folder(school: School, folder: Path) -> import_service.ImportResult | None:
     """Import the folder's export unless it is unchanged, empty or still being written."""
     entries = [entry for entry in folder.iterdir() if entry.is_file()]
     if any(entry.stat().st_mtime > time.time() - SETTLE_SECONDS for entry in entries):
@@ -56,10 +56,12 @@ def import_school_folder(school: School, folder: Path) -> importer.ImportResult 
     files = read_path(folder)
     if not files:
         return None
-    last = importer.last_import(db.session, school.id)
+    last = import_service.last_import(db.session, school.id)
     if last is not None and set(last.files.values()) == set(file_hashes(files).values()):
         return None
-    result = importer.import_files(db.session, Actor.system("import-folder"), school.id, files)
+    result = import_service.import_files(
+        db.session, Actor.system("import-folder"), school.id, files
+    )
     log.info(
         "timetable import %s for %s from %s: %s",
         result.record.id,

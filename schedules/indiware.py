@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 
-from schedules.importdata import (
+from schedules.import_data import (
     CANCELLATION,
     FLAG_ROOM_CHANGED,
     FLAG_SUBJECT_CHANGED,

@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, Time, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdm.extensions import db
-from mdm.types import UTCDateTime, utcnow
+from mdm.platform.types import UTCDateTime, utcnow
 
 
 class SchoolYear(db.Model):

@@ -3,7 +3,7 @@
 Pure: the service hands in plain dataclasses (the plan rows of a few dates), this module picks
 the school days, groups and indexes the rows per day, filters them for a selection (a class with
 or without chosen courses, a teacher, a room, or everything), applies the substitutions to the
-regular lessons and returns plain dicts ready for JSON. No Flask, no session.
+regular lessons and returns plain dicts that the panel schema serializes. No Flask, no session.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from schedules.importdata import (
+from schedules.import_data import (
     ABSENT_TEACHER,
     BREAK_SUPERVISION,
     CANCELLATION,
@@ -526,7 +526,7 @@ def panel_day(
     subs = _selected_substitutions(day, selection)
     lessons = _selected_lessons(day, selection)
     return {
-        "date": day.date.isoformat(),
+        "date": day.date,
         "messages": [m.text for m in day.messages if _for_audience(m, selection)],
         "absences": [
             _absence(a) for a in day.absences if not (hide_teachers and a.kind == ABSENT_TEACHER)

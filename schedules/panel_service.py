@@ -1,11 +1,12 @@
-"""The panel's data and settings: plan rows loaded once per plan version, the read-only link.
+"""The panel's data, rules and settings: plan rows loaded once per plan version, which selection
+a viewer sees and whether teacher names are hidden, the feed's version, the read-only link.
 
 A request needs the school's panel state (plan version, settings, time zone): one small query,
 which the worker remembers for CACHE_CHECK_SECONDS (and forgets at once after it committed a
-change of it itself; see mdm.freshness). The plan rows of the requested school days are loaded in
-a few queries only when this process has not loaded them for that plan version yet. An import
-raises the plan version, so no worker serves an older plan longer than CACHE_CHECK_SECONDS after
-a newer one was committed.
+change of it itself; see mdm.platform.cache). The plan rows of the requested school days are
+loaded in a few queries only when this worker has not loaded them for that plan version yet. An
+import raises the plan version, so no worker serves an older plan longer than
+CACHE_CHECK_SECONDS after a newer one was committed.
 """
 
 from __future__ import annotations
@@ -14,23 +15,23 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_app_context
+from flask import current_app, has_app_context
 from sqlalchemy import Row, Select, bindparam, event, or_, select
 from sqlalchemy.orm import Session
 
-from mdm import audit, freshness, users
-from mdm.actors import Actor
-from mdm.errors import NotFound
-from mdm.freshness import LRUCache
-from mdm.models import School
-from mdm.scoping import require_school
-from mdm.types import utcnow
+from mdm.accounts.models import School
+from mdm.accounts.service import get_school
+from mdm.platform import audit
+from mdm.platform.actors import Actor
+from mdm.platform.cache import Facts, Remembered, forget_after_commit, worker_cache
+from mdm.platform.errors import NotFound, ValidationFailed
+from mdm.platform.scoping import require_school
+from mdm.platform.types import utcnow
 from schedules import panel
 from schedules.models import (
     Absence,
@@ -50,9 +51,13 @@ from schedules.models import (
 LINK_PREFIX = "pl_"
 LINK_LOOKUP_CHARS = 8
 _LINK_RE = re.compile(rf"^{LINK_PREFIX}[A-Za-z0-9_-]{{43}}$")
+STATE_CACHE_ENTRIES = 1024  # schools
 PLAN_CACHE_ENTRIES = 256
 FEED_CACHE_ENTRIES = 2048
 PlanKey = tuple[int, int, datetime | None, date, int]
+# Viewers from whom a school may hide teacher names: students and the entrance-hall screen
+# (the read-only link, whose viewer is "public").
+HIDDEN_FROM = ("student", "public")
 
 
 @dataclass(frozen=True)
@@ -74,12 +79,6 @@ class LoadedPlan:
     teacher_of_user: dict[int, str]
     subject_names: dict[str, str]
     change_times: list[datetime]
-
-
-# Loaded plans by (school, plan version, plan update time, today, days).
-plan_cache: LRUCache[PlanKey, LoadedPlan] = LRUCache(PLAN_CACHE_ENTRIES)
-# Serialized feeds by the fingerprint of everything a feed depends on (see panel_views).
-feed_cache: LRUCache[str, bytes] = LRUCache(FEED_CACHE_ENTRIES)
 
 
 def _state_query() -> Select[Any]:
@@ -108,53 +107,23 @@ def _state(row: Row[Any]) -> PanelState:
     )
 
 
-class RememberedStates:
-    """The panel state of each school as this worker last read it (see mdm.freshness)."""
-
-    def __init__(self) -> None:
-        self._states: dict[int, tuple[float, PanelState]] = {}
-        self._forgotten: dict[int, int] = {}  # how often each school's state was forgotten
-        self._lock = threading.Lock()
-
-    def get(self, school_id: int) -> PanelState | None:
-        """The school's state, unless it is older than CACHE_CHECK_SECONDS."""
-        remembered = self._states.get(school_id)
-        if remembered is None or freshness.now() - remembered[0] > freshness.check_seconds():
-            return None
-        return remembered[1]
-
-    def generation(self, school_id: int) -> int:
-        """Taken before reading a state, so that `remember` can tell it was forgotten since."""
-        return self._forgotten.get(school_id, 0)
-
-    def remember(self, looked_at: float, state: PanelState, generation: int) -> None:
-        """Keep a state read at `looked_at`, unless it was forgotten while it was read."""
-        with self._lock:
-            if self._forgotten.get(state.school_id, 0) == generation:
-                self._states[state.school_id] = (looked_at, state)
-
-    def forget(self, school_id: int) -> None:
-        """Read the school's state again at its next request."""
-        with self._lock:
-            self._forgotten[school_id] = self._forgotten.get(school_id, 0) + 1
-            self._states.pop(school_id, None)
+def _states() -> Remembered[int, PanelState]:
+    return worker_cache().remembered("panel-states", STATE_CACHE_ENTRIES)
 
 
-def init_app(app: Flask) -> None:
-    """Give the app its remembered panel states."""
-    app.extensions["panel_states"] = RememberedStates()
+def _plans() -> Facts[PlanKey, LoadedPlan]:
+    return worker_cache().facts("panel-plans", PLAN_CACHE_ENTRIES)
+
+
+def feeds() -> Facts[str, bytes]:
+    """Rendered feeds by their version (the ETag, a hash of everything a feed depends on)."""
+    return worker_cache().facts("panel-feeds", FEED_CACHE_ENTRIES)
 
 
 def panel_state(session: Session, school_id: int) -> PanelState:
     """The school's panel state (remembered for a moment, else one query); NotFound for an
     unknown school."""
-    states: RememberedStates = current_app.extensions["panel_states"]
-    state = states.get(school_id)
-    if state is None:
-        looked_at, generation = freshness.now(), states.generation(school_id)
-        state = _read_state(session, school_id)
-        states.remember(looked_at, state, generation)
-    return state
+    return _states().get_or_read(school_id, lambda: _read_state(session, school_id))
 
 
 def _read_state(session: Session, school_id: int) -> PanelState:
@@ -173,13 +142,11 @@ def _forget_changed_states(session: Session, _context: Any, _instances: Any) -> 
         for obj in (*session.new, *session.dirty, *session.deleted)
         if isinstance(obj, PanelSettings | School)
     }
-    if not schools or not has_app_context():
+    if not schools or not has_app_context() or "mdm_cache" not in current_app.extensions:
         return
-    states: RememberedStates | None = current_app.extensions.get("panel_states")
-    if states is None:
-        return
+    states = _states()
     for school_id in schools:
-        freshness.after_commit(session, lambda school_id=school_id: states.forget(school_id))
+        forget_after_commit(session, lambda school_id=school_id: states.forget(school_id))
 
 
 def school_today(timezone: str, now: datetime | None = None) -> date:
@@ -190,7 +157,7 @@ def school_today(timezone: str, now: datetime | None = None) -> date:
 def load_plan(session: Session, state: PanelState, today: date, count: int) -> LoadedPlan:
     """The school days from today on, from this process's cache or the database."""
     key = (state.school_id, state.plan_version, state.plan_updated_at, today, count)
-    cached = plan_cache.get(key)
+    cached = _plans().get(key)
     if cached is not None:
         return cached
     plan = _load(session, state.school_id, today, count)
@@ -198,7 +165,7 @@ def load_plan(session: Session, state: PanelState, today: date, count: int) -> L
     # when the version is still the one the key names.
     latest = _read_state(session, state.school_id)
     if (latest.plan_version, latest.plan_updated_at) == (state.plan_version, state.plan_updated_at):
-        plan_cache.put(key, plan)
+        _plans().put(key, plan)
     return plan
 
 
@@ -338,11 +305,142 @@ def _load(session: Session, school_id: int, today: date, count: int) -> LoadedPl
     )
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who looks at the panel: a logged-in user, or the read-only link (role "public")."""
+
+    role: str
+    user_id: int | None = None
+    class_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a feed request asks for (all empty: the viewer's own plan)."""
+
+    days: int
+    class_name: str = ""
+    courses: tuple[str, ...] = ()
+    teacher: str = ""
+    room: str = ""
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One feed as a viewer asked for it, before it is rendered; `version` is its ETag."""
+
+    state: PanelState
+    plan: LoadedPlan
+    today: date
+    selection: panel.Selection
+    courses: tuple[str, ...]
+    since: datetime | None
+    hide_teachers: bool
+    version: str
+
+
+def hides_teachers(state: PanelState, viewer: Viewer) -> bool:
+    """Whether this viewer sees no teacher names: the school hides them from students and the
+    read-only link."""
+    return state.hide_teachers and viewer.role in HIDDEN_FROM
+
+
+def choose_selection(
+    asked: Asked, viewer: Viewer, own_teacher: str | None, hide: bool
+) -> panel.Selection:
+    """The selection asked for, or the viewer's own plan when none is asked for: a student's
+    class, a teacher's own plan, else everything."""
+    chosen = [name for name in ("class_name", "teacher", "room") if getattr(asked, name)]
+    if len(chosen) > 1:
+        reason = ["choose one of class, teacher and room"]
+        raise ValidationFailed(
+            errors={"class" if name == "class_name" else name: reason for name in chosen}
+        )
+    if hide and asked.teacher:
+        raise ValidationFailed(errors={"teacher": ["this school hides teacher names"]})
+    if asked.courses and (asked.teacher or asked.room):
+        raise ValidationFailed(errors={"course": ["courses go with a class or alone"]})
+    if chosen or asked.courses:
+        return panel.Selection(
+            class_name=asked.class_name,
+            courses=frozenset(asked.courses),
+            teacher=asked.teacher,
+            room=asked.room,
+        )
+    if viewer.role == "student" and viewer.class_name:
+        return panel.Selection(class_name=viewer.class_name)
+    if viewer.role == "teacher" and own_teacher:
+        return panel.Selection(teacher=own_teacher)
+    return panel.Selection()
+
+
+def prepare_feed(session: Session, state: PanelState, viewer: Viewer, asked: Asked) -> Feed:
+    """The plan and selection of a feed request, and the version of the feed it makes."""
+    today = school_today(state.timezone)
+    plan = load_plan(session, state, today, asked.days)
+    hide = hides_teachers(state, viewer)
+    own_teacher = plan.teacher_of_user.get(viewer.user_id) if viewer.user_id is not None else None
+    selection = choose_selection(asked, viewer, own_teacher, hide)
+    # Everything the body depends on; `since` only through which entries it marks as changed.
+    fingerprint = "|".join(
+        [
+            str(state.school_id),
+            str(state.plan_version),
+            str(state.plan_updated_at),
+            today.isoformat(),
+            str(asked.days),
+            selection.kind,
+            selection.class_name,
+            ",".join(sorted(asked.courses)),
+            selection.teacher,
+            selection.room,
+            "hidden" if hide else "shown",
+            "student" if viewer.role in HIDDEN_FROM else "staff",
+            str(panel.since_rank(plan.change_times, asked.since)),
+        ]
+    )
+    return Feed(
+        state=state,
+        plan=plan,
+        today=today,
+        selection=selection,
+        courses=asked.courses,
+        since=asked.since,
+        hide_teachers=hide,
+        version=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
+    )
+
+
+def feed_body(feed: Feed) -> dict[str, Any]:
+    """The feed's content, as the panel schema dumps it."""
+    days = panel.panel_days(
+        feed.plan.days, feed.selection, since=feed.since, hide_teachers=feed.hide_teachers
+    )
+    return {
+        "school_id": feed.state.school_id,
+        "timezone": feed.state.timezone,
+        "today": feed.today,
+        "plan_version": feed.state.plan_version,
+        "updated_at": feed.state.plan_updated_at,
+        "hide_teachers": feed.hide_teachers,
+        "selection": {
+            "kind": feed.selection.kind,
+            "class_name": feed.selection.class_name or None,
+            "courses": sorted(feed.courses),
+            "teacher": feed.selection.teacher or None,
+            "room": feed.selection.room or None,
+        },
+        "days": days,
+        "subjects": panel.used_subjects(days, feed.plan.subject_names),
+    }
+
+
 def selection_options(session: Session, actor: Actor, school_id: int) -> dict[str, list[Any]]:
     """The classes, courses, teachers and rooms of a school, for the panel's picker."""
     require_school(actor, school_id)
     state = panel_state(session, school_id)
-    hide = state.hide_teachers and actor.role == "student"
+    hide = hides_teachers(state, Viewer(actor.role))
     classes = session.scalars(
         select(SchoolClass.name)
         .where(SchoolClass.school_id == school_id)
@@ -392,7 +490,7 @@ def _settings_row(session: Session, school_id: int) -> PanelSettings:
 
 def get_settings(session: Session, actor: Actor, school_id: int) -> PanelSettings:
     """A school's panel settings (defaults when none were saved)."""
-    users.get_school(session, actor, school_id)
+    get_school(session, actor, school_id)
     settings = session.get(PanelSettings, school_id)
     return settings or PanelSettings(
         school_id=school_id, hide_teachers_from_students=False, plan_version=0
@@ -401,7 +499,7 @@ def get_settings(session: Session, actor: Actor, school_id: int) -> PanelSetting
 
 def set_hide_teachers(session: Session, actor: Actor, school_id: int, hide: bool) -> PanelSettings:
     """Hide (or show again) teacher names from students on the panel."""
-    users.get_school(session, actor, school_id)
+    get_school(session, actor, school_id)
     settings = _settings_row(session, school_id)
     settings.hide_teachers_from_students = hide
     session.flush()
@@ -432,7 +530,7 @@ def _hash(secret: str) -> str:
 def issue_panel_link(session: Session, actor: Actor, school_id: int) -> str:
     """Create the read-only panel link, or replace it (the old one stops working); the secret is
     returned once and only its hash is kept."""
-    users.get_school(session, actor, school_id)
+    get_school(session, actor, school_id)
     settings = _settings_row(session, school_id)
     action = "panel.link.rotate" if settings.public_link_hash else "panel.link.create"
     secret = LINK_PREFIX + secrets.token_urlsafe(32)
@@ -453,7 +551,7 @@ def issue_panel_link(session: Session, actor: Actor, school_id: int) -> str:
 
 def revoke_panel_link(session: Session, actor: Actor, school_id: int) -> None:
     """Switch the read-only panel link off."""
-    users.get_school(session, actor, school_id)
+    get_school(session, actor, school_id)
     settings = session.get(PanelSettings, school_id)
     if settings is None or settings.public_link_hash is None:
         raise NotFound("the school has no panel link")

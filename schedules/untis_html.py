@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from html.parser import HTMLParser
 
-from schedules.importdata import (
+from schedules.import_data import (
     ABSENT_CLASS,
     ABSENT_ROOM,
     ABSENT_TEACHER,

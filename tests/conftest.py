@@ -16,11 +16,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from flask_jwt_extended import create_access_token
 from sqlalchemy import text
 
-from enrollment.agent import CHECK_IN_ENGINE
 from mdm import create_app
+from mdm.accounts.models import School, User
+from mdm.accounts.service import hash_password
+from mdm.agent.service import CHECK_IN_ENGINE
 from mdm.extensions import db
-from mdm.models import School, User
-from mdm.users import hash_password
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 TEST_SECRETS = {

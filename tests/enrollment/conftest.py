@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 from flask.testing import FlaskClient
 
-from mdm.models import School, User
+from mdm.accounts.models import School, User
 
 
 def csr_pem(key: Any, common_name: str = "agent") -> str:

@@ -12,13 +12,14 @@ from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
 from sqlalchemy import Engine, event, select, text, update
 
-from enrollment import agent
-from enrollment.identity import hash_secret, load_ca, verify_device_certificate
-from enrollment.models import DeviceCA, DeviceCredential, EnrollmentToken
-from mdm.device_models import Device, Group
+from enrollment.models import EnrollmentToken
+from mdm.accounts.models import School, User
+from mdm.agent import service as agent
+from mdm.devices.identity import hash_secret, load_ca, verify_device_certificate
+from mdm.devices.models import Device, DeviceCA, DeviceCredential, Group
 from mdm.extensions import db
-from mdm.models import AuditEvent, School, User
-from mdm.types import utcnow
+from mdm.platform.models import AuditEvent
+from mdm.platform.types import utcnow
 from tests.enrollment.conftest import csr_pem, device_auth
 
 Headers = Callable[[User], dict[str, str]]

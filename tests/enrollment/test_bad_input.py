@@ -10,11 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from enrollment.models import Consent, DeviceCA, DeviceCredential, EnrollmentToken
-from mdm.device_models import Device, group_devices
+from enrollment.models import Consent, EnrollmentToken
+from mdm.accounts.models import School, User
+from mdm.devices.models import Device, DeviceCA, DeviceCredential, group_devices
 from mdm.extensions import db
-from mdm.models import AuditEvent, School, User
-from mdm.types import utcnow
+from mdm.platform.models import AuditEvent
+from mdm.platform.types import utcnow
 from tests.enrollment.conftest import csr_pem
 
 Headers = Callable[[User], dict[str, str]]
@@ -146,7 +147,7 @@ def test_oversized_inventory(
     app = make_app(AGENT_MAX_INVENTORY_BYTES=100)
     with app.app_context():
         from enrollment import service
-        from mdm.actors import Actor
+        from mdm.platform.actors import Actor
 
         school = create_school()
         issued = service.create_token(
@@ -267,7 +268,7 @@ def test_guessing_tokens_is_rate_limited(
     app = make_app(ENROLLMENT_TOKEN_FAILURES_PER_ADDRESS=3)
     with app.app_context():
         from enrollment import service
-        from mdm.actors import Actor
+        from mdm.platform.actors import Actor
 
         school = create_school()
         issued = service.create_token(

@@ -7,10 +7,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from enrollment.models import Consent, DeviceCredential
-from mdm.device_models import Device
+from enrollment.models import Consent
+from mdm.accounts.models import School, User
+from mdm.devices.models import Device, DeviceCredential
 from mdm.extensions import db
-from mdm.models import School, User
 from tests.enrollment.conftest import device_auth
 
 Headers = Callable[[User], dict[str, str]]

@@ -4,8 +4,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from enrollment.models import Consent, EnrollmentToken
-from mdm.demo import seed_demo
-from mdm.device_models import Device
+from mdm.accounts.demo import seed_demo
+from mdm.devices.models import Device
 from mdm.extensions import db
 
 

@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from enrollment.identity import (
+from mdm.devices.identity import (
     CertificateRejected,
     CsrError,
     DeviceCA,

@@ -1,6 +1,6 @@
 import pytest
 
-from enrollment.privacy import (
+from mdm.devices.byod import (
     ALLOWED_BYOD_COMMANDS,
     BYOD_ALLOWED_INVENTORY_FIELDS,
     BYOD_FORBIDDEN_INVENTORY_FIELDS,

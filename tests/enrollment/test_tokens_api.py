@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from enrollment.models import EnrollmentToken
 from enrollment.tokens import hash_token, is_token_secret
-from mdm.device_models import Group
+from mdm.accounts.models import School, User
+from mdm.devices.models import Group
 from mdm.extensions import db
-from mdm.models import AuditEvent, School, User
-from mdm.types import utcnow
+from mdm.platform.models import AuditEvent
+from mdm.platform.types import utcnow
 
 Headers = Callable[[User], dict[str, str]]
 

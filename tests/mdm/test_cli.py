@@ -4,8 +4,8 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
+from mdm.accounts.models import School, User
 from mdm.extensions import db
-from mdm.models import School, User
 
 
 def test_create_admin(runner: FlaskCliRunner, app: Flask) -> None:

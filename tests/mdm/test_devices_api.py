@@ -10,10 +10,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from mdm.device_models import Device, Group
+from mdm.accounts.models import School, User
+from mdm.devices.models import Device, Group
 from mdm.extensions import db
-from mdm.models import AuditEvent, School, User
-from mdm.types import utcnow
+from mdm.platform.models import AuditEvent
+from mdm.platform.types import utcnow
 
 Headers = Callable[[User], dict[str, str]]
 

@@ -6,8 +6,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from mdm.accounts.models import School, User
 from mdm.extensions import db
-from mdm.models import School, User
 
 
 def assert_problem(response, status: int) -> dict:
@@ -58,7 +58,7 @@ def test_oversized_body_is_413_and_changes_nothing(
     with app.app_context():
         from flask_jwt_extended import create_access_token
 
-        from mdm.models import School
+        from mdm.accounts.models import School
 
         school = School(slug="s", name="S", timezone="Europe/Berlin")
         db.session.add(school)

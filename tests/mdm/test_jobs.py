@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from mdm.extensions import db
-from mdm.jobs import JobSpec, add_jobs, register_job, registered_jobs, run_claimed, slot_of
-from mdm.models import JobRun
+from mdm.platform.jobs import JobSpec, add_jobs, register_job, registered_jobs, run_claimed, slot_of
+from mdm.platform.models import JobRun
 
 
 def test_every_package_job_is_registered(app: Flask) -> None:
@@ -60,7 +60,7 @@ def test_claim_lets_exactly_one_of_many_threads_run(make_app: Callable[..., Flas
 
 
 def test_failed_job_is_recorded_and_its_changes_rolled_back(app: Flask) -> None:
-    from mdm.models import School
+    from mdm.accounts.models import School
 
     def failing() -> None:
         db.session.add(School(slug="half-done", name="Half", timezone="Europe/Berlin"))

@@ -3,9 +3,10 @@
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from mdm.accounts.models import School, User
+from mdm.accounts.user_csv import parse_user_csv
 from mdm.extensions import db
-from mdm.models import AuditEvent, School, User
-from mdm.user_csv import parse_user_csv
+from mdm.platform.models import AuditEvent
 
 GOOD = (
     "Benutzername;Vorname;Nachname;Rolle;Klasse;E-Mail\n"

@@ -3,8 +3,9 @@
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from mdm.accounts.models import School, User
 from mdm.extensions import db
-from mdm.models import AuditEvent, School, User
+from mdm.platform.models import AuditEvent
 
 
 def test_it_admin_creates_school_and_its_admin(
@@ -228,7 +229,7 @@ def test_audit_log_is_listed_and_filtered_per_school(
 def test_owner_of_a_managed_personal_device_cannot_be_deleted(
     client: FlaskClient, school_admin: User, school: School, teacher: User, headers
 ) -> None:
-    from mdm.device_models import Device
+    from mdm.devices.models import Device
 
     phone = Device(
         school_id=school.id,

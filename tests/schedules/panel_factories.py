@@ -3,9 +3,9 @@
 from datetime import UTC, date, datetime, time
 
 from mdm.extensions import db
-from mdm.types import utcnow
+from mdm.platform.types import utcnow
 from schedules import panel, panel_service
-from schedules.importdata import CANCELLATION, ROOM_CHANGE, SUBSTITUTION
+from schedules.import_data import CANCELLATION, ROOM_CHANGE, SUBSTITUTION
 from schedules.models import (
     Absence,
     Course,

@@ -4,14 +4,14 @@ import time
 from collections import Counter
 from datetime import date
 
-from schedules import demo_gpu, gpu
-from schedules.importdata import SUBSTITUTION_KINDS, ImportBatch
+from schedules import demo_gpu, untis_gpu
+from schedules.import_data import SUBSTITUTION_KINDS, ImportBatch
 
 FRIDAY = date(2024, 9, 6)
 
 
 def school(**options: object) -> ImportBatch:
-    return gpu.parse_gpu_files(demo_gpu.generate_school(3, **options))
+    return untis_gpu.parse_gpu_files(demo_gpu.generate_school(3, **options))
 
 
 def test_same_seed_same_bytes_other_seed_other_school() -> None:
@@ -31,7 +31,7 @@ def test_round_trip_without_warnings() -> None:
         "GPU013.TXT",
         "GPU014.TXT",
     ]
-    batch = gpu.parse_gpu_files(files)
+    batch = untis_gpu.parse_gpu_files(files)
     assert batch.warnings == []
     assert len(batch.classes) == 20
     assert len(batch.teachers) == 40
@@ -107,7 +107,7 @@ def test_benchmark_size_is_fast_and_complete() -> None:
     files = demo_gpu.generate_school(
         11, classes=60, teachers=120, start=date(2024, 9, 2), days=5, substitutions_per_day=400
     )
-    batch = gpu.parse_gpu_files(files)
+    batch = untis_gpu.parse_gpu_files(files)
     assert time.perf_counter() - started < 5
     assert batch.warnings == []
     assert files["GPU001.TXT"].count(b"\n") > 2000

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from schedules import gpu
-from schedules.importdata import (
+from schedules import untis_gpu
+from schedules.import_data import (
     ABSENT_CLASS,
     ABSENT_ROOM,
     ABSENT_TEACHER,
@@ -72,7 +72,7 @@ def gpu014(art: int = 0, letter: str = "", **fields: str) -> bytes:
     ],
 )
 def test_gpu_file_type_is_read_from_the_name(name: str, expected: str | None) -> None:
-    assert gpu.gpu_file_type(name) == expected
+    assert untis_gpu.gpu_file_type(name) == expected
 
 
 def test_semicolon_utf8_bom_timetable_merges_the_rows_of_each_coupling_line() -> None:
@@ -83,7 +83,7 @@ def test_semicolon_utf8_bom_timetable_merges_the_rows_of_each_coupling_line() ->
         '1;"5b";"Kön";"D";"A102";1;1;;\r\n'
         '2;"5a";"Sch";"M";"A101";1;2;;\r\n'
     ).encode()
-    lessons, warnings = gpu.parse_timetable(data)
+    lessons, warnings = untis_gpu.parse_timetable(data)
     assert warnings == []
     assert [
         (lesson.lesson_number, lesson.period, lesson.teachers, lesson.classes, lesson.rooms)
@@ -98,7 +98,7 @@ def test_semicolon_utf8_bom_timetable_merges_the_rows_of_each_coupling_line() ->
 
 def test_tab_separated_padded_fields_and_extra_trailing_fields() -> None:
     data = '3\t  "5a" \t KRÄ \t BIO\tBIO1 \t 2\t3\t\textra\tmore\n'.encode()
-    lessons, warnings = gpu.parse_timetable(data)
+    lessons, warnings = untis_gpu.parse_timetable(data)
     assert warnings == []
     assert len(lessons) == 1
     lesson = lessons[0]
@@ -114,18 +114,18 @@ def test_tab_separated_padded_fields_and_extra_trailing_fields() -> None:
 def test_comma_windows_1252_and_iso_8859_1_are_decoded() -> None:
     cp1252 = '4,"6a","Wöl","E","A102",3,4,,\n'.encode("cp1252")
     latin1 = '5,"6b","Groß","MU","Aula",4,5,,\n'.encode("latin-1")
-    assert gpu.parse_timetable(cp1252)[0][0].teachers == ("Wöl",)
-    assert gpu.parse_timetable(latin1)[0][0].teachers == ("Groß",)
+    assert untis_gpu.parse_timetable(cp1252)[0][0].teachers == ("Wöl",)
+    assert untis_gpu.parse_timetable(latin1)[0][0].teachers == ("Groß",)
 
 
 def test_utf8_without_bom_is_decoded() -> None:
     data = '6,"7c","Çel","D","A103",5,6,,\n'.encode()
-    assert gpu.parse_timetable(data)[0][0].teachers == ("Çel",)
+    assert untis_gpu.parse_timetable(data)[0][0].teachers == ("Çel",)
 
 
 def test_truncated_line_is_skipped_with_file_and_line() -> None:
     data = b'1,"5a","M\xfcl","D","A101",1,1,,\n2,"5a","Sch","M"\n3,"5a","Sch","M","A101",2,2,,\n'
-    lessons, warnings = gpu.parse_timetable(data, "GPU001.TXT")
+    lessons, warnings = untis_gpu.parse_timetable(data, "GPU001.TXT")
     assert [lesson.lesson_number for lesson in lessons] == [1, 3]
     assert len(warnings) == 1
     assert (warnings[0].file, warnings[0].line) == ("GPU001.TXT", 2)
@@ -134,7 +134,7 @@ def test_truncated_line_is_skipped_with_file_and_line() -> None:
 
 def test_line_with_an_impossible_day_is_skipped() -> None:
     data = b'1,"5a","Sch","D","A101",9,1,,\n2,"5a","Sch","M","A101",2,2,,\n'
-    lessons, warnings = gpu.parse_timetable(data)
+    lessons, warnings = untis_gpu.parse_timetable(data)
     assert [lesson.lesson_number for lesson in lessons] == [2]
     assert warnings[0].line == 1
     assert "day 9" in warnings[0].message
@@ -142,14 +142,14 @@ def test_line_with_an_impossible_day_is_skipped() -> None:
 
 def test_substitutions_given_as_timetable_is_a_format_error() -> None:
     with pytest.raises(ImportFormatError) as error:
-        gpu.parse_timetable(gpu014(letter="C"), "GPU001.TXT")
+        untis_gpu.parse_timetable(gpu014(letter="C"), "GPU001.TXT")
     assert error.value.file == "GPU001.TXT"
     assert "not a GPU001 export" in str(error.value)
 
 
 def test_timetable_given_as_substitutions_is_a_format_error() -> None:
     with pytest.raises(ImportFormatError, match="not a GPU014 export"):
-        gpu.parse_substitutions(b'1,"5a","Sch","D","A101",1,1,,\n')
+        untis_gpu.parse_substitutions(b'1,"5a","Sch","D","A101",1,1,,\n')
 
 
 @pytest.mark.parametrize(
@@ -159,11 +159,11 @@ def test_timetable_given_as_substitutions_is_a_format_error() -> None:
 )
 def test_binary_garbage_is_a_format_error(data: bytes) -> None:
     with pytest.raises(ImportFormatError):
-        gpu.parse_timetable(data)
+        untis_gpu.parse_timetable(data)
 
 
 def test_empty_file_has_no_rows_and_no_error() -> None:
-    assert gpu.parse_substitutions(b"") == ([], [])
+    assert untis_gpu.parse_substitutions(b"") == ([], [])
 
 
 @pytest.mark.parametrize(
@@ -186,7 +186,7 @@ def test_empty_file_has_no_rows_and_no_error() -> None:
     ],
 )
 def test_type_letter_decides_the_kind(letter: str, kind: str, flag: str | None) -> None:
-    substitutions, warnings = gpu.parse_substitutions(gpu014(letter=letter))
+    substitutions, warnings = untis_gpu.parse_substitutions(gpu014(letter=letter))
     assert warnings == []
     assert substitutions[0].kind == kind
     assert substitutions[0].flags == (frozenset({flag}) if flag else frozenset())
@@ -211,31 +211,31 @@ def test_type_letter_decides_the_kind(letter: str, kind: str, flag: str | None) 
     ],
 )
 def test_art_bits_decide_the_kind_without_a_type_letter(bit: int, kind: str, flag: str) -> None:
-    substitutions, _ = gpu.parse_substitutions(gpu014(art=1 << bit))
+    substitutions, _ = untis_gpu.parse_substitutions(gpu014(art=1 << bit))
     assert substitutions[0].kind == kind
     assert substitutions[0].flags == {flag}
 
 
 def test_moved_away_happens_elsewhere_moved_in_happens_here() -> None:
-    away = gpu.parse_substitutions(gpu014(letter="T"))[0][0]
-    here = gpu.parse_substitutions(gpu014(letter="F"))[0][0]
+    away = untis_gpu.parse_substitutions(gpu014(letter="T"))[0][0]
+    here = untis_gpu.parse_substitutions(gpu014(letter="F"))[0][0]
     assert (away.new_subject, away.new_teachers, away.new_classes) == ("", (), ())
     assert (here.new_subject, here.new_teachers, here.new_classes) == ("M", ("Sch",), ("5a", "5b"))
 
 
 def test_type_letter_wins_over_art_bits() -> None:
-    assert gpu.decode_art((1 << 0) | (1 << 21), "R") == (ROOM_CHANGE, {"cancelled", "new"})
+    assert untis_gpu.decode_art((1 << 0) | (1 << 21), "R") == (ROOM_CHANGE, {"cancelled", "new"})
 
 
 def test_unknown_type_letter_is_a_substitution_with_a_warning() -> None:
-    substitutions, warnings = gpu.parse_substitutions(gpu014(letter="X"), "GPU014.TXT")
+    substitutions, warnings = untis_gpu.parse_substitutions(gpu014(letter="X"), "GPU014.TXT")
     assert substitutions[0].kind == SUBSTITUTION
     assert warnings[0].line == 1
     assert "'X'" in warnings[0].message
 
 
 def test_substitution_fields_and_unchanged_values_filled_in() -> None:
-    sub = gpu.parse_substitutions(gpu014())[0][0]
+    sub = untis_gpu.parse_substitutions(gpu014())[0][0]
     assert sub.external_id == "7"
     assert sub.date == date(2024, 9, 2)
     assert (sub.period, sub.period_to, sub.lesson_number) == (3, 3, 42)
@@ -249,16 +249,16 @@ def test_substitution_fields_and_unchanged_values_filled_in() -> None:
 
 
 def test_room_change_keeps_the_teacher_and_cancellation_has_nothing_new() -> None:
-    room = gpu.parse_substitutions(gpu014(letter="R", f7="", f13='"B202"'))[0][0]
+    room = untis_gpu.parse_substitutions(gpu014(letter="R", f7="", f13='"B202"'))[0][0]
     assert (room.new_teachers, room.new_rooms) == (("Mül",), ("B202",))
-    cancelled = gpu.parse_substitutions(gpu014(letter="C", f19='"5a"'))[0][0]
+    cancelled = untis_gpu.parse_substitutions(gpu014(letter="C", f19='"5a"'))[0][0]
     assert (cancelled.new_subject, cancelled.new_teachers) == ("", ())
     assert (cancelled.new_rooms, cancelled.new_classes) == ((), ())
     assert cancelled.original_classes == ("5a", "5b")
 
 
 def test_master_data_files() -> None:
-    classes, _ = gpu.parse_classes(
+    classes, _ = untis_gpu.parse_classes(
         (gpu_line({1: '"5a"', 2: '"Klasse 5a"', 4: '"A101"', 30: '"Mül"'}, 33) + "\n").encode()
     )
     assert classes[0].name == "5a"
@@ -269,15 +269,19 @@ def test_master_data_files() -> None:
     )
 
     teacher_values = {1: '"Mül"', 2: '"Müller"', 29: '"Anna"', 30: '"Dr."', 33: '"a@s.example"'}
-    teachers, _ = gpu.parse_teachers((gpu_line(teacher_values, 45, ";") + "\n").encode("cp1252"))
+    teachers, _ = untis_gpu.parse_teachers(
+        (gpu_line(teacher_values, 45, ";") + "\n").encode("cp1252")
+    )
     assert teachers[0].abbreviation == "Mül"
     assert (teachers[0].last_name, teachers[0].first_name) == ("Müller", "Anna")
     assert (teachers[0].title, teachers[0].email) == ("Dr.", "a@s.example")
 
-    rooms, _ = gpu.parse_rooms((gpu_line({1: '"TH1"', 2: '"Turnhalle"', 8: "60"}, 19)).encode())
+    rooms, _ = untis_gpu.parse_rooms(
+        (gpu_line({1: '"TH1"', 2: '"Turnhalle"', 8: "60"}, 19)).encode()
+    )
     assert (rooms[0].name, rooms[0].long_name, rooms[0].capacity) == ("TH1", "Turnhalle", 60)
 
-    subjects, _ = gpu.parse_subjects(b'"BIO","Biologie",,,\n"M","Mathematik"\n')
+    subjects, _ = untis_gpu.parse_subjects(b'"BIO","Biologie",,,\n"M","Mathematik"\n')
     assert [(s.name, s.long_name) for s in subjects] == [("BIO", "Biologie"), ("M", "Mathematik")]
 
 
@@ -288,7 +292,7 @@ def test_absences_of_teachers_classes_and_rooms() -> None:
         '3,"R","A101","20240905","20240905",3,3,,\n'
         '4,"X","A101","20240905","20240905",3,3,,\n'
     ).encode()
-    absences, warnings = gpu.parse_absences(data, "GPU013.TXT")
+    absences, warnings = untis_gpu.parse_absences(data, "GPU013.TXT")
     assert [(a.kind, a.name) for a in absences] == [
         (ABSENT_TEACHER, "Mül"),
         (ABSENT_CLASS, "5a"),
@@ -325,7 +329,7 @@ def test_parse_gpu_files_combines_timetable_and_courses() -> None:
         )
         + "\n"
     ).encode()
-    batch = gpu.parse_gpu_files(files)
+    batch = untis_gpu.parse_gpu_files(files)
     assert batch.source == "untis-gpu"
     assert [(w.file, w.line) for w in batch.warnings] == [("GPU009.TXT", None)]
     by_subject = {lesson.subject: lesson for lesson in batch.lessons}
@@ -341,11 +345,11 @@ def test_parse_gpu_files_combines_timetable_and_courses() -> None:
 
 def test_two_files_of_one_type_are_refused() -> None:
     with pytest.raises(ImportFormatError, match="second GPU014"):
-        gpu.parse_gpu_files({"GPU014.TXT": gpu014(), "a/gpu014.txt": gpu014()})
+        untis_gpu.parse_gpu_files({"GPU014.TXT": gpu014(), "a/gpu014.txt": gpu014()})
 
 
 def test_sample_gpu014_substitutions() -> None:
-    substitutions, warnings = gpu.parse_substitutions(sample("GPU014-schulit.TXT"))
+    substitutions, warnings = untis_gpu.parse_substitutions(sample("GPU014-schulit.TXT"))
     assert warnings == []
     assert [sub.external_id for sub in substitutions] == ["1", "4", "5"]
     first, second, third = substitutions
@@ -370,7 +374,7 @@ def test_sample_gpu014_substitutions() -> None:
 
 
 def test_sample_gpu002_courses_windows_1252() -> None:
-    courses, warnings = gpu.parse_courses(sample("GPU002-schulit.TXT"))
+    courses, warnings = untis_gpu.parse_courses(sample("GPU002-schulit.TXT"))
     assert warnings == []
     assert len(courses) == 922  # 1,057 rows, coupled class rows merged per teacher and subject
     by_key = {(c.lesson_number, c.teacher, c.subject): c for c in courses}
@@ -400,14 +404,14 @@ HUGE = "99999999999999999999"
 )
 def test_absurd_timetable_numbers_skip_the_line(line: str, message: str) -> None:
     data = f'{line}\n2,"5a","Sch","M","A101",2,2,,\n'.encode()
-    lessons, warnings = gpu.parse_timetable(data)
+    lessons, warnings = untis_gpu.parse_timetable(data)
     assert [lesson.lesson_number for lesson in lessons] == [2]
     assert warnings[0].line == 1
     assert message in warnings[0].message
 
 
 def test_the_largest_lesson_number_still_fits() -> None:
-    lessons, warnings = gpu.parse_timetable(b'2147483647,"5a","Sch","M","A101",2,2,,\n')
+    lessons, warnings = untis_gpu.parse_timetable(b'2147483647,"5a","Sch","M","A101",2,2,,\n')
     assert (lessons[0].lesson_number, warnings) == (2**31 - 1, [])
 
 
@@ -417,21 +421,21 @@ def test_the_largest_lesson_number_still_fits() -> None:
 )
 def test_absurd_substitution_numbers_skip_the_line(fields: dict[str, str]) -> None:
     data = gpu014(**fields) + gpu014(f1="8")
-    substitutions, warnings = gpu.parse_substitutions(data, "GPU014.TXT")
+    substitutions, warnings = untis_gpu.parse_substitutions(data, "GPU014.TXT")
     assert [sub.external_id for sub in substitutions] == ["8"]
     assert warnings[0].line == 1
     assert "not within" in warnings[0].message
 
 
 def test_absurd_absence_periods_and_room_capacity_skip_the_line() -> None:
-    absences, warnings = gpu.parse_absences(
+    absences, warnings = untis_gpu.parse_absences(
         f'1,"L","Mül","20240902","20240903",1,{HUGE},,\n'
         '2,"L","Sch","20240902","20240903",1,31,,\n'
         '3,"L","Kön","20240902","20240903",1,4,,\n'.encode()
     )
     assert [absence.name for absence in absences] == ["Kön"]
     assert [w.line for w in warnings] == [1, 2]
-    rooms, warnings = gpu.parse_rooms(
+    rooms, warnings = untis_gpu.parse_rooms(
         f'"A101","Raum",,,,,,{HUGE}\n"A102","Raum",,,,,,30\n'.encode()
     )
     assert [(room.name, room.capacity) for room in rooms] == [("A102", 30)]

@@ -8,9 +8,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from mdm.accounts.models import School, User
 from mdm.extensions import db
-from mdm.models import School, User
-from schedules import importfiles, models
+from schedules import import_files, models
 from tests.conftest import SAMPLES
 from tests.schedules.import_fixtures import (
     INDIWARE_PLAN,
@@ -117,8 +117,8 @@ def test_unsafe_or_oversized_zips_are_refused(
     archive: bytes,
     reason: str,
 ) -> None:
-    monkeypatch.setattr(importfiles, "MAX_FILES", 3)
-    monkeypatch.setattr(importfiles, "MAX_TOTAL_BYTES", 4000)
+    monkeypatch.setattr(import_files, "MAX_FILES", 3)
+    monkeypatch.setattr(import_files, "MAX_TOTAL_BYTES", 4000)
     response = client.post(
         url(school), data=archive, headers=headers(school_admin), content_type="application/zip"
     )

@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
-from mdm.demo import TEACHERS, seed_demo
+from mdm.accounts.demo import TEACHERS, seed_demo
+from mdm.accounts.models import School, User
 from mdm.extensions import db
-from mdm.jobs import registered_jobs, run_claimed
-from mdm.models import School, User
+from mdm.platform.jobs import registered_jobs, run_claimed
 from schedules import models
 from schedules.demo import first_school_day
 from schedules.import_folder import JOB_ID

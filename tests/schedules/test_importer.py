@@ -8,12 +8,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from mdm.actors import Actor
-from mdm.errors import ValidationFailed
+from mdm.accounts.models import School, User
 from mdm.extensions import db
-from mdm.models import AuditEvent, School, User
-from schedules import demo_gpu, importer, models
-from schedules.importfiles import INDIWARE
+from mdm.platform.actors import Actor
+from mdm.platform.errors import ValidationFailed
+from mdm.platform.models import AuditEvent
+from schedules import demo_gpu, import_service, models
+from schedules.import_files import INDIWARE
 from tests.conftest import SAMPLES
 from tests.schedules.import_fixtures import (
     INDIWARE_PLAN,
@@ -30,7 +31,7 @@ ADMIN = Actor(name="admin-a", role="school_admin", user_id=None, school_id=None)
 def run(school: School, files: dict[str, bytes], file_format: str | None = None) -> Any:
     """Import as the school's admin and commit, as a request would."""
     actor = Actor(name="admin-a", role="school_admin", school_id=school.id)
-    result = importer.import_files(db.session, actor, school.id, files, file_format)
+    result = import_service.import_files(db.session, actor, school.id, files, file_format)
     db.session.commit()
     return result
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from schedules import indiware
-from schedules.importdata import (
+from schedules.import_data import (
     CANCELLATION,
     ROOM_CHANGE,
     SUBSTITUTION,

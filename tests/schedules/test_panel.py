@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 
 from schedules import panel
-from schedules.importdata import (
+from schedules.import_data import (
     BREAK_SUPERVISION,
     CANCELLATION,
     EXAM,
@@ -481,7 +481,7 @@ def test_panel_days_returns_one_entry_per_day_in_order() -> None:
     result = panel.panel_days(
         days, panel.Selection(class_name="7a"), since=None, hide_teachers=False
     )
-    assert [d["date"] for d in result] == ["2026-03-02", "2026-03-03"]
+    assert [d["date"] for d in result] == [MONDAY, TUESDAY]
     assert result[1]["lessons"] == []
 
 

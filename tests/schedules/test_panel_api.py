@@ -2,7 +2,7 @@
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,11 +11,10 @@ from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
 from sqlalchemy import event, select
 
-from mdm import freshness
-from mdm.demo import seed_demo
+from mdm.accounts.demo import seed_demo
+from mdm.accounts.models import School, User
 from mdm.extensions import db
-from mdm.models import AuditEvent, School, User
-from schedules import panel_service
+from mdm.platform.models import AuditEvent
 from schedules.models import DayMessage, PanelSettings, Substitution
 from tests.conftest import PASSWORD
 from tests.schedules.panel_factories import (
@@ -26,13 +25,6 @@ from tests.schedules.panel_factories import (
 )
 
 Headers = Callable[[User], dict[str, str]]
-
-
-@pytest.fixture(autouse=True)
-def fresh_plan_cache() -> Iterator[None]:
-    panel_service.plan_cache.clear()
-    yield
-    panel_service.plan_cache.clear()
 
 
 @pytest.fixture
@@ -538,9 +530,10 @@ def test_a_new_plan_reaches_the_other_workers_within_the_check_interval(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(freshness, "now", lambda: clock[0])
+    app.extensions["mdm_cache"].clock = lambda: clock[0]
     first = client.get(url(school), headers=headers(student)).get_json()["plan_version"]
     other_worker = make_app()
+    other_worker.extensions["mdm_cache"].clock = lambda: clock[0]
 
     with other_worker.app_context():
         bump_plan(school.id)  # an import in the other worker
@@ -558,7 +551,7 @@ def test_the_worker_that_imports_serves_the_new_plan_at_once(
     plan: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(freshness, "now", lambda: 1000.0)
+    client.application.extensions["mdm_cache"].clock = lambda: 1000.0
     first = client.get(url(school), headers=headers(student)).get_json()["plan_version"]
 
     bump_plan(school.id)
@@ -575,7 +568,7 @@ def test_a_changed_setting_is_served_at_once_by_the_worker_that_changed_it(
     plan: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(freshness, "now", lambda: 1000.0)
+    client.application.extensions["mdm_cache"].clock = lambda: 1000.0
     assert client.get(url(school), headers=headers(student)).get_json()["hide_teachers"] is False
 
     changed = client.patch(

@@ -9,11 +9,11 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from mdm.actors import Actor
+from mdm.accounts.models import School, User
 from mdm.extensions import db
-from mdm.models import School, User
+from mdm.platform.actors import Actor
 from schedules import panel_service
-from schedules.importdata import SUBSTITUTION
+from schedules.import_data import SUBSTITUTION
 from tests.conftest import PASSWORD
 from tests.schedules.panel_factories import bump_plan, change, seed_plan
 
@@ -42,13 +42,6 @@ CHROMIUM_FLAGS = [
     "--disable-dev-shm-usage",
     "--lang=de-DE",
 ]
-
-
-@pytest.fixture(autouse=True)
-def fresh_plan_cache() -> Iterator[None]:
-    panel_service.plan_cache.clear()
-    yield
-    panel_service.plan_cache.clear()
 
 
 @pytest.fixture

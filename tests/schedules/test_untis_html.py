@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from schedules import untis_html
-from schedules.importdata import (
+from schedules.import_data import (
     ABSENT_CLASS,
     ABSENT_TEACHER,
     BREAK_SUPERVISION,

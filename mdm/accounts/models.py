@@ -1,0 +1,68 @@
+"""Accounts: schools (tenants), users, revoked logins."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mdm.extensions import db
+from mdm.platform.types import UTCDateTime, utcnow
+
+ROLES = ("it_admin", "school_admin", "teacher", "student")
+
+
+class School(db.Model):
+    """A school: the tenant that owns users, devices and timetables."""
+
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Raised with every change that may end a login of its users (mdm.accounts.auth).
+    auth_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class User(db.Model):
+    """A person who logs in: city IT admin, school admin, teacher or student."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Active history: a move to another school must know the old one (mdm.accounts.auth).
+    school_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True, active_history=True
+    )
+    username: Mapped[str] = mapped_column(String(120), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    # The class of a student, e.g. "7a"; for teachers their Untis abbreviation may go here later.
+    class_name: Mapped[str | None] = mapped_column(String(40))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Logins (tokens) issued before this moment are refused: a password change ends them all.
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    school: Mapped[School | None] = relationship()
+
+    @property
+    def display_name(self) -> str:
+        """First and last name, or the username when no name is known."""
+        return f"{self.first_name} {self.last_name}".strip() or self.username
+
+
+class RevokedToken(db.Model):
+    """A JWT id that was logged out; refused until it would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,400 @@
+"""Schools and users: the domain operations. They flush, never commit."""
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from mdm.accounts.models import ROLES, School, User
+from mdm.accounts.user_csv import USERNAME_RE, parse_user_csv
+from mdm.platform import audit
+from mdm.platform.actors import Actor
+from mdm.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from mdm.platform.scoping import (
+    ADMINS,
+    CITY_ADMINS,
+    may_touch_school,
+    require_role,
+    require_school,
+    scoped,
+)
+from mdm.platform.types import utcnow
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+MIN_PASSWORD = 8
+# Roles each role may create and manage.
+MANAGES = {
+    "it_admin": set(ROLES),
+    "school_admin": {"teacher", "student"},
+}
+# Other packages that keep things of a user (a personal device) may refuse the user's deletion:
+# a check answers why, or None (register_deletion_check).
+DeletionCheck = Callable[[Session, User], str | None]
+DELETION_CHECKS = "mdm_user_deletion_checks"  # their key in app.extensions
+# A hash computed once so that an unknown username costs as much time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+def hash_password(password: str) -> str:
+    """A scrypt hash of the password (cost from PASSWORD_HASH_METHOD; tests make it cheaper)."""
+    method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=method)
+
+
+def set_password(user: User, password: str) -> None:
+    """Set a new password; logins (tokens) issued before this moment stop working."""
+    user.password_hash = hash_password(password)
+    # Whole seconds, as JWTs carry their issue time (iat) in whole seconds.
+    user.password_changed_at = utcnow().replace(microsecond=0)
+
+
+def initial_password_hash(password: str) -> str:
+    """Hash of a generated initial password: 72 random bits need far less work than a chosen
+    password, which keeps a school's import of a thousand students within a request."""
+    return generate_password_hash(password, method="scrypt:4096:8:1")
+
+
+def register_deletion_check(app: Flask, check: DeletionCheck) -> None:
+    """Let a package refuse the deletion of a user it keeps something of."""
+    app.extensions.setdefault(DELETION_CHECKS, []).append(check)
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationFailed(errors={"timezone": [f"unknown time zone {name!r}"]}) from exc
+
+
+def _require_city_admin(actor: Actor) -> None:
+    require_role(actor, CITY_ADMINS, "only the city IT admin manages schools")
+
+
+def create_school(session: Session, actor: Actor, slug: str, name: str, timezone: str) -> School:
+    """Create a school (city IT admin only)."""
+    _require_city_admin(actor)
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise ValidationFailed(errors={"slug": ["2-63 lower-case letters, digits or dashes"]})
+    _check_timezone(timezone)
+    if session.scalar(select(School.id).where(School.slug == slug)):
+        raise Conflict(f"a school with slug {slug!r} exists")
+    school = School(slug=slug, name=name.strip(), timezone=timezone)
+    session.add(school)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "school.create",
+        "school",
+        school.id,
+        school_id=school.id,
+        details={"slug": slug, "name": school.name},
+    )
+    return school
+
+
+def update_school(
+    session: Session, actor: Actor, school_id: int, changes: dict[str, Any]
+) -> School:
+    """Rename a school or change its time zone (city IT admin only)."""
+    _require_city_admin(actor)
+    school = session.get(School, school_id)
+    if school is None:
+        raise NotFound(f"school {school_id} not found")
+    if "timezone" in changes:
+        _check_timezone(changes["timezone"])
+        school.timezone = changes["timezone"]
+    if "name" in changes:
+        school.name = changes["name"].strip()
+    session.flush()
+    audit.record(
+        session, actor, "school.update", "school", school.id, school_id=school.id, details=changes
+    )
+    return school
+
+
+def list_schools(session: Session, actor: Actor) -> list[School]:
+    """All schools for the city admin; one's own school for everybody else."""
+    stmt = select(School).order_by(School.name)
+    if not actor.is_city_admin:
+        stmt = stmt.where(School.id == actor.school_id)
+    return list(session.scalars(stmt))
+
+
+def get_school(session: Session, actor: Actor, school_id: int) -> School:
+    """One school, if the actor may see it."""
+    require_school(actor, school_id)
+    school = session.get(School, school_id)
+    if school is None:
+        raise NotFound(f"school {school_id} not found")
+    return school
+
+
+def _check_may_manage(actor: Actor, role: str, school_id: int | None) -> None:
+    if role not in ROLES:
+        raise ValidationFailed(errors={"role": [f"must be one of {', '.join(ROLES)}"]})
+    allowed = MANAGES.get(actor.role if actor.role != "system" else "it_admin", set())
+    if role not in allowed:
+        raise PermissionDenied(f"a {actor.role} may not manage {role} accounts")
+    require_school(actor, school_id)
+
+
+def _check_username(session: Session, username: str) -> str:
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username):
+        raise ValidationFailed(errors={"username": ["2-120 letters, digits, '.', '_', '@' or '-'"]})
+    if session.scalar(select(User.id).where(User.username == username)):
+        raise Conflict(f"the username {username!r} is taken")
+    return username
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed(errors={"password": [f"at least {MIN_PASSWORD} characters"]})
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    *,
+    username: str,
+    role: str,
+    password: str | None,
+    school_id: int | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    email: str | None = None,
+    class_name: str | None = None,
+) -> User:
+    """Create an account; a school admin creates teachers and students of their own school."""
+    if actor.role == "school_admin" and school_id is None:
+        school_id = actor.school_id
+    if role == "it_admin":
+        school_id = None
+    elif school_id is None:
+        raise ValidationFailed(errors={"school_id": ["required for this role"]})
+    elif session.get(School, school_id) is None:
+        raise ValidationFailed(errors={"school_id": [f"no school {school_id}"]})
+    if role == "it_admin":
+        require_role(actor, CITY_ADMINS, "only the city IT admin creates IT admins")
+    else:
+        _check_may_manage(actor, role, school_id)
+    username = _check_username(session, username)
+    if password is not None:
+        _check_password(password)
+    user = User(
+        username=username,
+        role=role,
+        school_id=school_id,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        email=email,
+        class_name=class_name,
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        school_id=school_id,
+        details={"username": username, "role": role},
+    )
+    return user
+
+
+def get_user(session: Session, actor: Actor, user_id: int) -> User:
+    """One user the actor may manage (404 outside the actor's school)."""
+    user = session.get(User, user_id)
+    if user is None or not may_touch_school(actor, user.school_id):
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def update_user(session: Session, actor: Actor, user_id: int, changes: dict[str, Any]) -> User:
+    """Change names, class, e-mail, active flag or password of a user the actor manages."""
+    user = get_user(session, actor, user_id)
+    if user.role == "it_admin":
+        _require_city_admin(actor)
+    else:
+        _check_may_manage(actor, user.role, user.school_id)
+    recorded = {k: v for k, v in changes.items() if k != "password"}
+    for name in ("first_name", "last_name", "email", "class_name", "active"):
+        if name in changes:
+            setattr(user, name, changes[name])
+    if "password" in changes:
+        _check_password(changes["password"])
+        set_password(user, changes["password"])
+        recorded["password"] = "changed"
+    session.flush()
+    audit.record(
+        session, actor, "user.update", "user", user.id, school_id=user.school_id, details=recorded
+    )
+    return user
+
+
+def delete_user(session: Session, actor: Actor, user_id: int) -> None:
+    """Delete an account the actor manages; one cannot delete oneself."""
+    user = get_user(session, actor, user_id)
+    if user.id == actor.user_id:
+        raise Conflict("you cannot delete your own account")
+    if user.role == "it_admin":
+        _require_city_admin(actor)
+    else:
+        _check_may_manage(actor, user.role, user.school_id)
+    for check in current_app.extensions.get(DELETION_CHECKS, []):
+        refusal = check(session, user)
+        if refusal:
+            raise Conflict(refusal)
+    audit.record(
+        session,
+        actor,
+        "user.delete",
+        "user",
+        user.id,
+        school_id=user.school_id,
+        details={"username": user.username, "role": user.role},
+    )
+    session.delete(user)
+    session.flush()
+
+
+def list_users(
+    session: Session,
+    actor: Actor,
+    *,
+    school_id: int | None = None,
+    role: str | None = None,
+    class_name: str | None = None,
+    search: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[User], int]:
+    """Users the actor may see, filtered, with the total count."""
+    require_role(actor, ADMINS, "only admins list users")
+    stmt = scoped(select(User), User, actor)
+    if school_id is not None:
+        stmt = stmt.where(User.school_id == school_id)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if class_name:
+        stmt = stmt.where(User.class_name == class_name)
+    if search:
+        pattern = f"%{search.lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(User.username).like(pattern),
+                func.lower(User.first_name).like(pattern),
+                func.lower(User.last_name).like(pattern),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(User.last_name, User.first_name, User.id).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+@dataclass
+class ImportResult:
+    """What a CSV import did; initial passwords are shown once, to the admin who imported."""
+
+    created: list[User] = field(default_factory=list)
+    updated: list[User] = field(default_factory=list)
+    initial_passwords: dict[str, str] = field(default_factory=dict)
+
+
+def import_users_csv(
+    session: Session, actor: Actor, school_id: int, content: bytes
+) -> ImportResult:
+    """Create or update the teachers and students in a CSV file: all rows, or none."""
+    school = get_school(session, actor, school_id)
+    _check_may_manage(actor, "student", school.id)
+    rows, errors = parse_user_csv(content)
+    existing = {
+        user.username: user
+        for user in session.scalars(
+            select(User).where(User.username.in_([r.username for r in rows]))
+        )
+    }
+    for row in rows:
+        other = existing.get(row.username)
+        if other is not None and (other.school_id != school.id or other.role != row.role):
+            errors[f"line {row.line}"] = [
+                f"username {row.username!r} belongs to another account (other school or role)"
+            ]
+    if errors:
+        raise ValidationFailed("The file has errors; nothing was imported.", errors=errors)
+    result = ImportResult()
+    for row in rows:
+        user = existing.get(row.username)
+        if user is None:
+            if row.password is None:
+                initial = secrets.token_urlsafe(9)
+                result.initial_passwords[row.username] = initial
+                password_hash = initial_password_hash(initial)
+            else:
+                password_hash = hash_password(row.password)
+            user = User(
+                username=row.username,
+                role=row.role,
+                school_id=school.id,
+                password_hash=password_hash,
+            )
+            session.add(user)
+            result.created.append(user)
+        else:
+            if row.password:
+                set_password(user, row.password)
+            result.updated.append(user)
+        user.first_name, user.last_name = row.first_name, row.last_name
+        user.email, user.class_name = row.email, row.class_name
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.import",
+        "school",
+        school.id,
+        school_id=school.id,
+        details={"created": len(result.created), "updated": len(result.updated)},
+    )
+    return result
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this username and password, or None (in constant-ish time)."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None or not user.password_hash:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def change_own_password(session: Session, actor: Actor, current: str, new: str) -> None:
+    """A logged-in user changes their own password."""
+    user = session.get(User, actor.user_id)
+    if (
+        user is None
+        or not user.password_hash
+        or not check_password_hash(user.password_hash, current)
+    ):
+        raise ValidationFailed(errors={"current_password": ["is not your current password"]})
+    _check_password(new)
+    set_password(user, new)
+    session.flush()
+    audit.record(session, actor, "user.password", "user", user.id, school_id=user.school_id)

@@ -1,0 +1,326 @@
+"""The device side of the JSON agent protocol v1: authentication, check-in, configuration,
+results, credential rotation, unenroll (docs/agent-protocol.md)."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+from cryptography import x509
+from flask import current_app
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Update,
+    bindparam,
+    create_engine,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, selectinload
+
+from mdm.devices import byod, credentials, identity
+from mdm.devices import service as devices
+from mdm.devices.models import Device, DeviceCredential
+from mdm.extensions import db
+from mdm.platform import audit
+from mdm.platform.actors import Actor
+from mdm.platform.errors import Gone, NotAuthenticated, NotFound
+from mdm.platform.types import utcnow
+
+PROTOCOL_VERSION = 1
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="agent"'}
+WORK_STATUSES = ("done", "failed", "not_now")
+
+
+class DeviceRetired(Gone):
+    type = "device-retired"
+    title = "Device retired"
+
+
+@dataclass(frozen=True)
+class AgentDevice:
+    """The device a request authenticated as, with what a check-in needs of it."""
+
+    credential_id: int
+    device_id: int
+    school_id: int
+    ownership: str
+    inventory_hash: str
+    config_version: int
+    address: str | None
+
+    @property
+    def actor(self) -> Actor:
+        """The device as the actor of audit events."""
+        return Actor(
+            name=f"device:{self.device_id}",
+            role="device",
+            school_id=self.school_id,
+            address=self.address,
+        )
+
+
+_COLUMNS = (
+    DeviceCredential.id.label("credential_id"),
+    DeviceCredential.revoked_at,
+    DeviceCredential.secret_hash,
+    DeviceCredential.not_after,
+    Device.id.label("device_id"),
+    Device.school_id,
+    Device.ownership,
+    Device.status,
+    Device.inventory_hash,
+    Device.config_version,
+)
+# Check-ins are the hottest path of the service: statements are built once (bound parameters)
+# and run on the connection, skipping the ORM layer.
+_CREDENTIAL_WITH_DEVICE = select(*_COLUMNS).join(Device, Device.id == DeviceCredential.device_id)
+_BY_LOOKUP_KEY = _CREDENTIAL_WITH_DEVICE.where(DeviceCredential.lookup_key == bindparam("key"))
+_BY_FINGERPRINT = _CREDENTIAL_WITH_DEVICE.where(
+    DeviceCredential.certificate_fingerprint == bindparam("key")
+)
+_DEVICES = Device.__table__
+
+
+@lru_cache(maxsize=8)
+def _check_in_update(columns: frozenset[str]) -> Update:
+    """UPDATE devices SET <columns> for one enrolled device, built once per set of columns."""
+    return (
+        update(_DEVICES)
+        .where(_DEVICES.c.id == bindparam("b_device_id"), _DEVICES.c.status == "enrolled")
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
+
+
+_ENGINE_LOCK = threading.Lock()
+CHECK_IN_ENGINE = "agent_check_in_engine"  # its key in app.extensions
+
+
+def check_in_engine() -> Engine:
+    """The engine of check-ins: every statement commits on its own, without BEGIN and COMMIT.
+
+    A check-in is one SELECT (who is this device) and one UPDATE (it is alive, its inventory):
+    neither needs the other in one transaction, since the UPDATE itself checks that the device is
+    still enrolled. On PostgreSQL the check-ins have their own connections, which also do not
+    wait for the WAL flush at commit: a check-in only records liveness and inventory that the
+    device sends again at its next check-in, so a crash can lose at most the last moment's
+    check-ins, never anything else, and the database stays consistent. That halves the round
+    trips of the hottest request of the service. Created in the process that uses it (after
+    gunicorn forked), once.
+    """
+    engine = current_app.extensions.get(CHECK_IN_ENGINE)
+    if engine is None:
+        with _ENGINE_LOCK:
+            engine = current_app.extensions.get(CHECK_IN_ENGINE)
+            if engine is None:
+                engine = _new_check_in_engine(db.engine)
+                current_app.extensions[CHECK_IN_ENGINE] = engine
+    return engine
+
+
+def _new_check_in_engine(main: Engine) -> Engine:
+    if main.dialect.name != "postgresql":
+        # SQLite: the same connections (and their set-up), used without a transaction.
+        return main.execution_options(isolation_level="AUTOCOMMIT")
+    # The app's engine options (pool, connect arguments) with autocommit, and the setting added
+    # to any server options the deployment passes already.
+    options = dict(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+    connect_args = dict(options.pop("connect_args", {}))
+    server_options = connect_args.get("options", "")
+    connect_args["options"] = f"{server_options} -c synchronous_commit=off".strip()
+    options["isolation_level"] = "AUTOCOMMIT"
+    # No connection check on every checkout (a round trip per check-in): check_in_request tries
+    # once more on a new connection when the pooled one turns out to be dead.
+    options["pool_pre_ping"] = False
+    return create_engine(main.url, connect_args=connect_args, **options)
+
+
+@contextmanager
+def check_in_connection() -> Iterator[Connection]:
+    """A connection of the check-in engine, back in its pool afterwards."""
+    with check_in_engine().connect() as connection:
+        yield connection
+
+
+def _refuse(detail: str) -> NotAuthenticated:
+    return NotAuthenticated(detail, headers=UNAUTHORIZED_HEADERS)
+
+
+def _certificate_fingerprint(header: str) -> str:
+    try:
+        cert = x509.load_pem_x509_certificate(unquote(header).encode())
+    except ValueError as exc:
+        raise _refuse("the client certificate from the proxy is not a PEM certificate") from exc
+    return identity.certificate_fingerprint(cert)
+
+
+@dataclass(frozen=True)
+class CredentialLookup:
+    """How to find the credential a request presents, worked out without the database."""
+
+    statement: Select[Any]
+    key: str
+    secret: str | None
+
+
+def credential_lookup(secret: str | None, client_certificate: str | None) -> CredentialLookup:
+    """The lookup of a device secret (or, behind a trusted TLS proxy, of a client certificate);
+    NotAuthenticated when the request presents nothing that could be one."""
+    if secret:
+        if not identity.is_device_secret(secret):
+            raise _refuse("not a device credential")
+        return CredentialLookup(_BY_LOOKUP_KEY, identity.device_lookup_key(secret), secret)
+    if client_certificate:
+        fingerprint = _certificate_fingerprint(client_certificate)
+        return CredentialLookup(_BY_FINGERPRINT, fingerprint, None)
+    raise _refuse("send the device secret as 'Authorization: Bearer <secret>'")
+
+
+def authenticate(
+    connection: Connection, lookup: CredentialLookup, address: str | None
+) -> AgentDevice:
+    """The enrolled device whose credential the request presents."""
+    secret = lookup.secret
+    row = connection.execute(lookup.statement, {"key": lookup.key}).one_or_none()
+    if row is None or (secret and not identity.secret_matches(secret, row.secret_hash)):
+        raise _refuse("unknown device credential")
+    if row.revoked_at is not None:
+        raise _refuse("the device credential was revoked")
+    if not secret and (row.not_after is None or row.not_after <= utcnow()):
+        raise _refuse("the client certificate has expired")
+    if row.status != "enrolled":
+        raise DeviceRetired("this device was retired; enroll it again to manage it")
+    return AgentDevice(
+        credential_id=row.credential_id,
+        device_id=row.device_id,
+        school_id=row.school_id,
+        ownership=row.ownership,
+        inventory_hash=row.inventory_hash,
+        config_version=row.config_version,
+        address=address,
+    )
+
+
+def check_in_answer(config_version: int) -> dict[str, Any]:
+    """The check-in answer of protocol v1: the configuration version and the pending work."""
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "config_version": config_version,
+        "check_in_seconds": int(current_app.config["AGENT_CHECK_IN_SECONDS"]),
+        "work": [],
+    }
+
+
+def check_in(
+    connection: Connection,
+    device: AgentDevice,
+    *,
+    inventory: dict[str, Any] | None,
+    os_version: str | None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Record that the device is alive (one UPDATE; the inventory only when it changed).
+
+    Runs on a connection of check_in_connection(); DeviceRetired when the device was retired
+    since it authenticated."""
+    values: dict[str, Any] = {"last_seen_at": now or utcnow()}
+    if os_version is not None:
+        values["os_version"] = os_version
+    if inventory is not None:
+        kept, digest = devices.encode_inventory(device.ownership, inventory)
+        if digest != device.inventory_hash:
+            values["inventory"] = kept
+            values["inventory_hash"] = digest
+    params = {f"b_{name}": value for name, value in values.items()}
+    result = connection.execute(
+        _check_in_update(frozenset(values)), {"b_device_id": device.device_id, **params}
+    )
+    if result.rowcount == 0:
+        raise DeviceRetired("this device was retired; enroll it again to manage it")
+    return check_in_answer(device.config_version)
+
+
+def check_in_request(
+    lookup: CredentialLookup,
+    address: str | None,
+    *,
+    inventory: dict[str, Any] | None,
+    os_version: str | None,
+) -> dict[str, Any]:
+    """Authenticate and check in on a check-in connection; once more on a fresh connection when
+    the database dropped the pooled one (after a restart): a check-in may safely run twice."""
+    for attempt in (1, 2):
+        try:
+            with check_in_connection() as connection:
+                device = authenticate(connection, lookup, address)
+                return check_in(connection, device, inventory=inventory, os_version=os_version)
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
+def configuration(device: Device) -> dict[str, Any]:
+    """The configuration an agent holds: what it is called, its groups, how often to check in."""
+    return {
+        "version": device.config_version,
+        "device_id": device.id,
+        "name": device.name,
+        "ownership": device.ownership,
+        "user_role": device.user_role,
+        "groups": [group.name for group in device.groups],
+        "check_in_seconds": int(current_app.config["AGENT_CHECK_IN_SECONDS"]),
+        "not_collected": sorted(byod.BYOD_FORBIDDEN_INVENTORY_FIELDS)
+        if device.ownership == byod.BYOD
+        else [],
+    }
+
+
+def current_configuration(session: Session, device: AgentDevice) -> dict[str, Any]:
+    """The device's current configuration."""
+    row = session.scalar(
+        select(Device).where(Device.id == device.device_id).options(selectinload(Device.groups))
+    )
+    assert row is not None
+    return configuration(row)
+
+
+def record_result(session: Session, device: AgentDevice, work_id: str, status: str) -> None:
+    """Record the result of a piece of pending work; v1 has no kinds of work yet."""
+    raise NotFound(f"device {device.device_id} has no pending work {work_id!r}")
+
+
+def unenroll(session: Session, device: AgentDevice) -> None:
+    """The agent removes itself: the device is retired and its credentials revoked."""
+    row = session.get(Device, device.device_id)
+    assert row is not None
+    devices.retire(session, device.actor, row, "device")
+    credentials.revoke_credentials(session, device.device_id)
+
+
+def rotate_credential(
+    session: Session, device: AgentDevice, csr_pem: str | None
+) -> credentials.IssuedCredential:
+    """Replace the credential the device used by a new one; the old one stops working."""
+    csr = credentials.parse_csr(csr_pem)
+    row = session.get(Device, device.device_id)
+    assert row is not None
+    credentials.revoke_credential(session, device.credential_id)
+    issued = credentials.issue_credential(session, row, csr)
+    audit.record(
+        session,
+        device.actor,
+        "device.credential.rotate",
+        "device",
+        device.device_id,
+        school_id=device.school_id,
+        details={"certificate": issued.certificate_pem is not None},
+    )
+    return issued

@@ -1,0 +1,14 @@
+"""Devices: devices and groups, their inventory, device identity (each school's CA and the
+devices' credentials) and the BYOD rules, used by every transport."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """The device API; an account that owns a managed personal device is not deleted."""
+    from mdm.accounts.service import register_deletion_check
+    from mdm.devices import api, service
+    from mdm.extensions import api as rest_api
+
+    rest_api.register_blueprint(api.blp)
+    register_deletion_check(app, service.personal_devices_of)

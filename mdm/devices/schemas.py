@@ -1,0 +1,112 @@
+"""Marshmallow schemas of the device and group API."""
+
+from marshmallow import Schema, fields, validate
+
+from mdm.devices.models import DEVICE_STATUSES, GROUP_KINDS, OWNERSHIPS, PLATFORMS
+from mdm.platform.schemas import PageArgs, StrictSchema, page_of
+
+
+class UserRefSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+
+
+class GroupRefSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    name = fields.String()
+
+
+class DeviceRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    platform = fields.String()
+
+
+class DeviceSchema(Schema):
+    id = fields.Integer()
+    school_id = fields.Integer()
+    name = fields.String()
+    ownership = fields.String(metadata={"description": "school or byod"})
+    platform = fields.String(metadata={"description": ", ".join(PLATFORMS)})
+    model = fields.String()
+    os_version = fields.String()
+    user_role = fields.String(metadata={"description": "student, teacher or shared"})
+    user = fields.Nested(UserRefSchema, allow_none=True)
+    groups = fields.List(fields.Nested(GroupRefSchema))
+    status = fields.String(metadata={"description": "enrolled or retired"})
+    enrolled_at = fields.DateTime()
+    last_seen_at = fields.DateTime(allow_none=True)
+    retired_at = fields.DateTime(allow_none=True)
+    config_version = fields.Integer()
+
+
+class DeviceDetailSchema(DeviceSchema):
+    inventory = fields.Dict(
+        metadata={"description": "what the device last reported (BYOD: after the privacy filter)"}
+    )
+
+
+class DeviceQueryArgs(PageArgs):
+    school_id = fields.Integer()
+    group = fields.Integer(metadata={"description": "id of a group the device belongs to"})
+    ownership = fields.String(validate=validate.OneOf(OWNERSHIPS))
+    platform = fields.String(validate=validate.OneOf(PLATFORMS))
+    status = fields.String(validate=validate.OneOf(DEVICE_STATUSES))
+    last_seen_before = fields.AwareDateTime(default_timezone=None)
+    last_seen_after = fields.AwareDateTime(default_timezone=None)
+    q = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "part of the name, model or the user's username"},
+    )
+
+
+class DeviceExportArgs(DeviceQueryArgs):
+    class Meta:
+        exclude = ("page", "per_page")
+
+
+class DeviceUpdateSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    user_id = fields.Integer(
+        allow_none=True, metadata={"description": "assign to this user of the school, or null"}
+    )
+
+
+class GroupSchema(StrictSchema):
+    id = fields.Integer(dump_only=True)
+    school_id = fields.Integer(load_default=None, allow_none=True)
+    kind = fields.String(required=True, validate=validate.OneOf(GROUP_KINDS))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    created_at = fields.DateTime(dump_only=True)
+
+
+class GroupDetailSchema(GroupSchema):
+    devices = fields.List(fields.Nested(DeviceRefSchema))
+    users = fields.List(fields.Nested(UserRefSchema))
+
+
+class GroupUpdateSchema(StrictSchema):
+    kind = fields.String(validate=validate.OneOf(GROUP_KINDS))
+    name = fields.String(validate=validate.Length(min=1, max=120))
+
+
+class GroupQueryArgs(StrictSchema):
+    school_id = fields.Integer()
+    kind = fields.String(validate=validate.OneOf(GROUP_KINDS))
+
+
+class DeviceIdsSchema(StrictSchema):
+    device_ids = fields.List(
+        fields.Integer(), required=True, validate=validate.Length(min=1, max=5000)
+    )
+
+
+class UserIdsSchema(StrictSchema):
+    user_ids = fields.List(
+        fields.Integer(), required=True, validate=validate.Length(min=1, max=5000)
+    )
+
+
+DevicePageSchema = page_of(DeviceSchema, "DevicePage")

@@ -1,0 +1,346 @@
+"""Devices: creating them for the transports, the admin's and the owner's operations, and what
+is stored of a device's inventory. They flush, never commit."""
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from mdm.accounts.models import School, User
+from mdm.devices import byod
+from mdm.devices.models import Device, Group, group_devices
+from mdm.platform import audit
+from mdm.platform.actors import Actor
+from mdm.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from mdm.platform.scoping import ADMINS, get_scoped, require_role, scoped
+from mdm.platform.types import utcnow
+
+CSV_COLUMNS = (
+    "id",
+    "school",
+    "name",
+    "ownership",
+    "platform",
+    "model",
+    "os_version",
+    "status",
+    "user",
+    "groups",
+    "enrolled_at",
+    "last_seen_at",
+    "inventory",
+)
+
+
+@dataclass(frozen=True)
+class DeviceFilters:
+    """What the admin's device list and CSV export are filtered by."""
+
+    school_id: int | None = None
+    group_id: int | None = None
+    ownership: str | None = None
+    platform: str | None = None
+    status: str | None = None
+    last_seen_before: datetime | None = None
+    last_seen_after: datetime | None = None
+    search: str | None = None
+
+
+def require_admin(actor: Actor) -> None:
+    """Only admins (and the system) manage devices and groups."""
+    require_role(actor, ADMINS, "only admins manage devices and groups")
+
+
+def _device_select(actor: Actor, filters: DeviceFilters) -> Select[Any]:
+    stmt = scoped(select(Device), Device, actor)
+    if filters.school_id is not None:
+        stmt = stmt.where(Device.school_id == filters.school_id)
+    if filters.group_id is not None:
+        members = select(group_devices.c.device_id).where(
+            group_devices.c.group_id == filters.group_id
+        )
+        stmt = stmt.where(Device.id.in_(members))
+    for column, value in (
+        (Device.ownership, filters.ownership),
+        (Device.platform, filters.platform),
+        (Device.status, filters.status),
+    ):
+        if value:
+            stmt = stmt.where(column == value)
+    if filters.last_seen_before is not None:
+        stmt = stmt.where(Device.last_seen_at < filters.last_seen_before)
+    if filters.last_seen_after is not None:
+        stmt = stmt.where(Device.last_seen_at >= filters.last_seen_after)
+    if filters.search:
+        pattern = f"%{filters.search.lower()}%"
+        owners = select(User.id).where(func.lower(User.username).like(pattern))
+        stmt = stmt.where(
+            or_(
+                func.lower(Device.name).like(pattern),
+                func.lower(Device.model).like(pattern),
+                Device.user_id.in_(owners),
+            )
+        )
+    return stmt
+
+
+def list_devices(
+    session: Session, actor: Actor, filters: DeviceFilters, *, limit: int = 50, offset: int = 0
+) -> tuple[list[Device], int]:
+    """Devices the admin may see, filtered, newest first, with the total count."""
+    require_admin(actor)
+    stmt = _device_select(actor, filters)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.options(selectinload(Device.user), selectinload(Device.groups))
+        .order_by(Device.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), total
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Names come from devices: never let a spreadsheet run them as formulas.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export_csv(session: Session, actor: Actor, filters: DeviceFilters) -> str:
+    """The filtered device inventory as CSV, one row per device."""
+    require_admin(actor)
+    stmt = _device_select(actor, filters).options(
+        selectinload(Device.user), selectinload(Device.groups)
+    )
+    slugs = dict(session.execute(select(School.id, School.slug)).all())
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for device in session.scalars(stmt.order_by(Device.id)):
+        row = (
+            device.id,
+            slugs.get(device.school_id),
+            device.name,
+            device.ownership,
+            device.platform,
+            device.model,
+            device.os_version,
+            device.status,
+            device.user.username if device.user else "",
+            ";".join(group.name for group in device.groups),
+            device.enrolled_at.isoformat(),
+            device.last_seen_at.isoformat() if device.last_seen_at else "",
+            json.dumps(device.inventory, sort_keys=True, ensure_ascii=False),
+        )
+        writer.writerow([_csv_cell(value) for value in row])
+    return out.getvalue()
+
+
+def get_device(session: Session, actor: Actor, device_id: int) -> Device:
+    """One device the admin may see (404 for other schools)."""
+    require_admin(actor)
+    return get_scoped(session, Device, device_id, actor)
+
+
+def bump_config(session: Session, device_ids: list[int]) -> None:
+    """Tell these devices' agents that their configuration changed."""
+    if device_ids:
+        session.execute(
+            update(Device)
+            .where(Device.id.in_(device_ids))
+            .values(config_version=Device.config_version + 1)
+        )
+
+
+def _school_user(session: Session, school_id: int, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or user.school_id != school_id:
+        raise ValidationFailed(errors={"user_id": [f"no user {user_id} in the device's school"]})
+    return user
+
+
+def update_device(
+    session: Session, actor: Actor, device_id: int, changes: dict[str, Any]
+) -> Device:
+    """Rename a device or assign it to a user of its school (or to nobody)."""
+    device = get_device(session, actor, device_id)
+    if "name" in changes:
+        device.name = changes["name"].strip()
+    if "user_id" in changes:
+        if device.ownership == "byod":
+            raise Conflict("a BYOD device belongs to its owner; it cannot be reassigned")
+        user_id = changes["user_id"]
+        device.user_id = (
+            None if user_id is None else _school_user(session, device.school_id, user_id).id
+        )
+    device.config_version += 1
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "device.update",
+        "device",
+        device.id,
+        school_id=device.school_id,
+        details=changes,
+    )
+    return device
+
+
+def retire(session: Session, actor: Actor, device: Device, reason: str) -> None:
+    """End management of a device; a personal device's inventory is forgotten too."""
+    if device.status == "retired":
+        raise Conflict(f"device {device.id} is already retired")
+    device.status = "retired"
+    device.retired_at = utcnow()
+    if device.ownership == "byod":
+        device.inventory = {}
+        device.inventory_hash = ""
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "device.retire",
+        "device",
+        device.id,
+        school_id=device.school_id,
+        details={"reason": reason},
+    )
+
+
+def retire_device(session: Session, actor: Actor, device_id: int) -> Device:
+    """An admin retires a device: its credential stops working."""
+    device = get_device(session, actor, device_id)
+    retire(session, actor, device, "admin")
+    return device
+
+
+def delete_device(session: Session, actor: Actor, device_id: int) -> None:
+    """Delete a device with its credentials, consents and group memberships."""
+    device = get_device(session, actor, device_id)
+    audit.record(
+        session,
+        actor,
+        "device.delete",
+        "device",
+        device.id,
+        school_id=device.school_id,
+        details={"name": device.name, "ownership": device.ownership, "status": device.status},
+    )
+    session.delete(device)
+    session.flush()
+
+
+def list_own_devices(session: Session, actor: Actor) -> list[Device]:
+    """The devices assigned to the logged-in user (their own BYOD devices among them)."""
+    if actor.user_id is None:
+        return []
+    stmt = (
+        select(Device)
+        .where(Device.user_id == actor.user_id)
+        .options(selectinload(Device.groups))
+        .order_by(Device.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def remove_own_device(session: Session, actor: Actor, device_id: int) -> Device:
+    """The owner of a BYOD device removes it from management."""
+    device = session.get(Device, device_id)
+    if device is None or actor.user_id is None or device.user_id != actor.user_id:
+        raise NotFound(f"device {device_id} not found")
+    if device.ownership != "byod":
+        raise PermissionDenied("only the school removes management of a school-owned device")
+    retire(session, actor, device, "owner")
+    return device
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What a device says about itself when it enrolls."""
+
+    platform: str
+    model: str = ""
+    os_version: str = ""
+    name: str = ""
+    inventory: dict[str, Any] | None = None
+
+
+def encode_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """(what may be stored, its hash); keeps only BYOD-allowed fields, refuses oversized ones."""
+    if byod.inventory_depth(inventory) > byod.MAX_INVENTORY_DEPTH:
+        raise ValidationFailed(
+            "The inventory is nested too deeply.",
+            errors={
+                "inventory": [f"objects and lists nest at most {byod.MAX_INVENTORY_DEPTH} deep"]
+            },
+        )
+    kept, _dropped = byod.filter_inventory(ownership, inventory)
+    encoded = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    limit = int(current_app.config["AGENT_MAX_INVENTORY_BYTES"])
+    if len(encoded) > limit:
+        raise ValidationFailed(
+            "The inventory is too large.",
+            errors={"inventory": [f"at most {limit} bytes of JSON, got {len(encoded)}"]},
+        )
+    return kept, hashlib.sha256(encoded).hexdigest()
+
+
+def create_device(
+    session: Session,
+    *,
+    school_id: int,
+    ownership: str,
+    user_role: str,
+    facts: DeviceFacts,
+    inventory: tuple[dict[str, Any], str],
+    user_id: int | None,
+    groups: list[Group],
+) -> Device:
+    """A newly enrolled device, seen now, with the inventory it keeps (`encode_inventory`,
+    checked before anything was written); flushed."""
+    kept, inventory_hash = inventory
+    now = utcnow()
+    device = Device(
+        school_id=school_id,
+        ownership=ownership,
+        platform=facts.platform,
+        model=facts.model,
+        os_version=facts.os_version,
+        name=facts.name.strip() or facts.model or facts.platform,
+        user_role=user_role,
+        user_id=user_id,
+        status="enrolled",
+        enrolled_at=now,
+        last_seen_at=now,
+        inventory=kept,
+        inventory_hash=inventory_hash,
+        config_version=1,
+        groups=list(groups),
+    )
+    session.add(device)
+    session.flush()
+    return device
+
+
+def personal_devices_of(session: Session, user: User) -> str | None:
+    """Why a user who owns enrolled personal devices may not be deleted, or None."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(Device)
+        .where(Device.user_id == user.id, Device.ownership == "byod", Device.status == "enrolled")
+    )
+    if not count:
+        return None
+    # A personal device must not stay managed without the owner who consented to it.
+    return (
+        f"{user.username} owns {count} enrolled personal device(s); "
+        "retire them (or let the owner remove management) before deleting the account"
+    )

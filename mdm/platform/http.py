@@ -1,0 +1,171 @@
+"""HTTP helpers every API shares: the blueprint class, body types, paging, the client address,
+and the request's one commit at its end."""
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import flask_smorest
+from flask import Flask, Request, Response, current_app, request
+from flask.sessions import NullSession, SessionInterface
+from marshmallow import Schema
+from sqlalchemy.exc import IntegrityError
+from webargs.flaskparser import FlaskParser
+
+from mdm.extensions import db
+from mdm.platform import errors
+from mdm.platform.cache import worker_cache
+
+F = TypeVar("F", bound=Callable[..., Any])
+JSON_ONLY = ("application/json",)
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+log = logging.getLogger(__name__)
+
+
+def accepts(*mimetypes: str) -> Callable[[F], F]:
+    """Declare which request body types a view takes (others get 415); JSON by default."""
+
+    def decorator(view: F) -> F:
+        view.accepts = mimetypes  # type: ignore[attr-defined]
+        return view
+
+    return decorator
+
+
+def page(items: list[Any], total: int, args: dict[str, Any]) -> dict[str, Any]:
+    """The body of a paged list."""
+    return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+
+def limit_offset(args: dict[str, Any]) -> dict[str, int]:
+    """limit/offset for a service from page/per_page query arguments."""
+    return {"limit": args["per_page"], "offset": (args["page"] - 1) * args["per_page"]}
+
+
+def client_address() -> str | None:
+    """The client's address (behind a proxy, gunicorn's forwarded_allow_ips decides trust)."""
+    return request.remote_addr
+
+
+class ArgumentsParser(FlaskParser):
+    """webargs' parser for our blueprints: one instance per schema class, and, for query strings,
+    remembering what one parsed to (in the worker cache).
+
+    Only for query schemas that say `REMEMBER_PARSED = True`: those whose result is a pure
+    function of the query string (no hooks reading the request, no defaults from the clock) and
+    holds only simple values and lists. The busiest reading requests (an app or the entrance-hall
+    screen polling the panel) send the same query string again and again. Invalid query strings
+    raise and are not remembered; long ones are not remembered (anyone may send them); lists
+    are copied, so a view never changes what is remembered.
+    """
+
+    DEFAULT_VALIDATION_STATUS = 400  # invalid input is a 400 with field errors (webargs: 422)
+    REMEMBERED = 1024
+    LONGEST_REMEMBERED = 256  # bytes of query string
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._schemas: dict[type[Schema], Schema] = {}
+
+    def _get_schema(self, argmap: Any, req: Any) -> Schema:
+        # A schema class is made into an instance once, not on every request (webargs' default).
+        if isinstance(argmap, type) and issubclass(argmap, Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas.setdefault(argmap, argmap())
+            return schema
+        return super()._get_schema(argmap, req)
+
+    def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kw: Any) -> Any:
+        query = (req or request).query_string
+        if (
+            location != "query"
+            or not getattr(argmap, "REMEMBER_PARSED", False)
+            or kw.get("validate") is not None
+            or len(query) > self.LONGEST_REMEMBERED
+        ):
+            return super().parse(argmap, req, location=location, **kw)
+        parsed_queries = worker_cache().facts("parsed-queries", self.REMEMBERED)
+        key = (argmap, repr(sorted(kw.items())), query)
+        parsed = parsed_queries.get(key)
+        if parsed is None:
+            parsed = super().parse(argmap, req, location=location, **kw)
+            parsed_queries.put(key, parsed)
+        return {k: list(v) if isinstance(v, list) else v for k, v in parsed.items()}
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's blueprint with our arguments parser; every API blueprint is one."""
+
+    ARGUMENTS_PARSER = ArgumentsParser()
+
+
+class NoCookieSessions(SessionInterface):
+    """Logins are bearer tokens, never cookies: Flask's cookie session is not opened at all."""
+
+    def open_session(self, app: Flask, request: Request) -> NullSession:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
+
+
+def _view_function(endpoint: str | None) -> Any:
+    view = current_app.view_functions.get(endpoint or "")
+    while view is not None and not hasattr(view, "accepts") and hasattr(view, "__wrapped__"):
+        view = view.__wrapped__
+    return view
+
+
+def check_body_type() -> Response | None:
+    """A body of a type the endpoint does not take is a 415, before anything else happens."""
+    if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
+        return None
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return None
+    view = request.url_rule and _view_function(request.endpoint)
+    allowed = getattr(view, "accepts", JSON_ONLY)
+    if request.mimetype not in allowed:
+        return errors.problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            f"send the body as {' or '.join(allowed)}",
+        )
+    return None
+
+
+def finish_transaction(response: Response) -> Response:
+    """Commit once at the end of a successful request; roll back otherwise."""
+    if not db.session().in_transaction():
+        return response  # the request did not touch the database
+    if response.status_code >= 400:
+        db.session.rollback()
+        return response
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return errors.problem(
+            409,
+            "conflict",
+            "Conflict",
+            "The change conflicts with a concurrent change; nothing was saved.",
+        )
+    except Exception:
+        db.session.rollback()
+        log.exception("commit failed on %s %s", request.method, request.path)
+        return errors.problem(
+            500,
+            "internal-error",
+            "Internal server error",
+            "The change could not be saved; nothing was changed.",
+        )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """No cookie sessions; the body-type check before and the commit after every request."""
+    app.session_interface = NoCookieSessions()
+    app.before_request(check_body_type)
+    app.after_request(finish_transaction)

@@ -1,0 +1,216 @@
+"""Marshmallow schemas of the timetable API: imports, and the panel feed, its picker options, its
+settings and link. The OpenAPI document is made from them."""
+
+from datetime import UTC
+
+from marshmallow import Schema, fields, validate
+from webargs.fields import DelimitedList
+
+from mdm.platform.schemas import page_of
+from schedules.panel import MAX_DAYS
+
+NAME = validate.Length(min=1, max=60)
+
+
+class PanelQueryArgs(Schema):
+    # Parsed once per query string (mdm.platform.http.ArgumentsParser): a pure function of it.
+    REMEMBER_PARSED = True
+
+    class_name = fields.String(
+        data_key="class", validate=NAME, metadata={"description": "a class, e.g. 7a"}
+    )
+    course = DelimitedList(
+        fields.String(validate=NAME),
+        load_default=list,
+        metadata={
+            "description": "chosen courses, comma-separated; with `class` only these courses of "
+            "the class (lessons without a course always), alone only these courses"
+        },
+    )
+    teacher = fields.String(validate=NAME, metadata={"description": "a teacher's abbreviation"})
+    room = fields.String(validate=NAME)
+    days = fields.Integer(
+        load_default=2,
+        validate=validate.Range(min=1, max=MAX_DAYS),
+        metadata={"description": "how many school days from today on"},
+    )
+    since = fields.AwareDateTime(
+        default_timezone=UTC,
+        metadata={"description": "mark entries changed after this time (ISO 8601) as `changed`"},
+    )
+
+
+class PanelValuesSchema(Schema):
+    subject = fields.String()
+    teachers = fields.List(
+        fields.String(), allow_none=True, metadata={"description": "null when hidden"}
+    )
+    rooms = fields.List(fields.String())
+    classes = fields.List(fields.String())
+
+
+class PanelEntrySchema(PanelValuesSchema):
+    kind = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "cancellation, substitution, room_change, swap, moved, ...; "
+            "null for a regular lesson"
+        },
+    )
+    colour = fields.String(
+        allow_none=True,
+        metadata={"description": "red, blue, green, yellow, orange, grey, purple, teal"},
+    )
+    period = fields.Integer()
+    period_to = fields.Integer()
+    starts = fields.String(allow_none=True, metadata={"description": "HH:MM"})
+    ends = fields.String(allow_none=True, metadata={"description": "HH:MM"})
+    course = fields.String()
+    original = fields.Nested(
+        PanelValuesSchema, allow_none=True, metadata={"description": "what the plan said"}
+    )
+    text = fields.String()
+    changed = fields.Boolean(metadata={"description": "changed after `since`"})
+
+
+class PanelAbsenceSchema(Schema):
+    kind = fields.String(metadata={"description": "teacher, class or room"})
+    name = fields.String()
+    first_period = fields.Integer(allow_none=True)
+    last_period = fields.Integer(allow_none=True)
+    text = fields.String()
+
+
+class PanelDaySchema(Schema):
+    date = fields.Date()
+    messages = fields.List(fields.String())
+    absences = fields.List(fields.Nested(PanelAbsenceSchema))
+    changes = fields.List(
+        fields.Nested(PanelEntrySchema),
+        metadata={"description": "the day's changes; a teacher's own (as the new teacher) first"},
+    )
+    lessons = fields.List(
+        fields.Nested(PanelEntrySchema),
+        metadata={
+            "description": "the selection's lessons with the changes applied (empty for all)"
+        },
+    )
+
+
+class PanelSelectionSchema(Schema):
+    kind = fields.String(metadata={"description": "class, courses, teacher, room or all"})
+    class_name = fields.String(data_key="class", allow_none=True)
+    courses = fields.List(fields.String())
+    teacher = fields.String(allow_none=True)
+    room = fields.String(allow_none=True)
+
+
+class PanelSchema(Schema):
+    school_id = fields.Integer()
+    timezone = fields.String()
+    today = fields.Date()
+    plan_version = fields.Integer()
+    updated_at = fields.DateTime(allow_none=True, metadata={"description": "plan last updated"})
+    hide_teachers = fields.Boolean()
+    selection = fields.Nested(PanelSelectionSchema)
+    days = fields.List(fields.Nested(PanelDaySchema))
+    subjects = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "long names"}
+    )
+
+
+class CourseOptionSchema(Schema):
+    name = fields.String()
+    subject = fields.String()
+    classes = fields.List(fields.String())
+
+
+class TeacherOptionSchema(Schema):
+    abbreviation = fields.String()
+    name = fields.String()
+
+
+class PanelOptionsSchema(Schema):
+    classes = fields.List(fields.String())
+    courses = fields.List(fields.Nested(CourseOptionSchema))
+    teachers = fields.List(
+        fields.Nested(TeacherOptionSchema),
+        metadata={"description": "empty for students when the school hides teacher names"},
+    )
+    rooms = fields.List(fields.String())
+
+
+class PanelSettingsSchema(Schema):
+    hide_teachers_from_students = fields.Boolean()
+    public_link_enabled = fields.Boolean(dump_only=True)
+    public_link_lookup = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the non-secret beginning of the panel link"},
+    )
+    plan_version = fields.Integer(dump_only=True)
+    plan_updated_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class PanelSettingsUpdateSchema(Schema):
+    hide_teachers_from_students = fields.Boolean(required=True)
+
+
+class PanelLinkSchema(Schema):
+    secret = fields.String(metadata={"description": "shown once; only its hash is stored"})
+    lookup = fields.String()
+    url = fields.String(metadata={"description": "the read-only panel page"})
+    screen_url = fields.String(metadata={"description": "the large-screen mode of the page"})
+    feed_url = fields.String(metadata={"description": "the read-only JSON feed"})
+
+
+class ImportWarningSchema(Schema):
+    file = fields.String()
+    line = fields.Integer(allow_none=True, metadata={"description": "1-based; null: whole file"})
+    message = fields.String()
+
+
+class TimetableImportSchema(Schema):
+    id = fields.Integer()
+    source = fields.String(metadata={"description": "untis-gpu, untis-html or indiware"})
+    created_at = fields.DateTime()
+    actor = fields.String()
+    files = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "name -> sha256"}
+    )
+    counts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "what the export holds: classes, lessons, substitutions, ..."},
+    )
+    warnings = fields.List(fields.Nested(ImportWarningSchema))
+    changes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "substitutions new, changed and removed by this import"},
+    )
+    covered_dates = fields.List(
+        fields.String(), metadata={"description": "dates the import replaced (ISO)"}
+    )
+
+
+class ImportReportSchema(TimetableImportSchema):
+    plan_changed = fields.Boolean(
+        metadata={"description": "false when the files held nothing new (an idempotent re-import)"}
+    )
+    plan_version = fields.Integer(metadata={"description": "the school's plan version now"})
+
+
+class SubstitutionChangeSchema(Schema):
+    change = fields.String(metadata={"description": "new, changed or removed"})
+    key = fields.String()
+    date = fields.Date()
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+
+
+class TimetableImportDetailSchema(TimetableImportSchema):
+    substitution_changes = fields.List(fields.Nested(SubstitutionChangeSchema))
+
+
+ImportPageSchema = page_of(TimetableImportSchema, "TimetableImportPage")
