@@ -23,9 +23,9 @@ ACCESS_TOKEN_SECONDS = 15 * 60
 REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
 
 # How old, in seconds, the login checks and plan versions a worker remembers may get before it
-# looks in the database again (mdm/freshness.py): a logout, a password change, a disabled account
-# or a new timetable reaches the other workers within this time (the worker that made the change
-# knows at once; changes always check logins in the database). 0 looks on every request.
+# looks in the database again (mdm/platform/cache.py): a logout, a password change, a disabled
+# account or a new timetable reaches the other workers within this time (the worker that made the
+# change knows at once; changes always check logins in the database). 0 looks on every request.
 CACHE_CHECK_SECONDS = 1.0
 
 # werkzeug password hash method; "scrypt" is scrypt with n=2**15, r=8, p=1.

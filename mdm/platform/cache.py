@@ -79,7 +79,7 @@ class Remembered(Generic[K, V]):
         """The answer, unless it is older than CACHE_CHECK_SECONDS or was forgotten since it
         was read (a read that started before a change may have missed it)."""
         remembered = self._answers.get(key)
-        if remembered is None:
+        if remembered is None or self._cache.check_seconds <= 0:
             return None
         started, forgotten, value = remembered
         if self._cache.clock() - started > self._cache.check_seconds:

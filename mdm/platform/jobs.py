@@ -115,10 +115,10 @@ def run_claimed(app: Flask, spec: JobSpec, slot: str, owner: str | None = None) 
         return True
 
 
-def run_scheduled(app: Flask, spec: JobSpec) -> bool:
-    """What the scheduler calls: work out the slot, then claim and run."""
+def run_scheduled(app: Flask, spec: JobSpec, now: datetime | None = None) -> bool:
+    """What the scheduler calls: work out the slot of this moment, then claim and run."""
     grace = spec.grace(int(app.config["SCHEDULER_GRACE_SECONDS"]))
-    return run_claimed(app, spec, slot_of(spec, utcnow(), grace))
+    return run_claimed(app, spec, slot_of(spec, now or utcnow(), grace))
 
 
 def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:

@@ -3,6 +3,7 @@
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 import redis
@@ -27,8 +28,9 @@ class FailureCounter(Protocol):
 class MemoryCounter:
     """Sliding window in this process's memory: right for one process, wrong for several."""
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
+        self.clock = clock  # monotonic seconds; tests move it by hand
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -42,7 +44,7 @@ class MemoryCounter:
         return hits
 
     def count(self, key: str) -> tuple[int, int]:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hits = self._prune(key, now)
             retry = int(hits[0] + self.window - now) + 1 if hits else 0
@@ -50,7 +52,7 @@ class MemoryCounter:
 
     def add(self, key: str) -> None:
         with self._lock:
-            self._hits.setdefault(key, deque()).append(time.monotonic())
+            self._hits.setdefault(key, deque()).append(self.clock())
 
     def clear(self, key: str) -> None:
         with self._lock:

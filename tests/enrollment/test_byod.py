@@ -11,7 +11,7 @@ from enrollment.models import Consent
 from mdm.accounts.models import School, User
 from mdm.devices.models import Device, DeviceCredential
 from mdm.extensions import db
-from tests.enrollment.conftest import device_auth
+from tests.fixtures.devices import device_auth
 
 Headers = Callable[[User], dict[str, str]]
 PERSONAL_INVENTORY = {

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from mdm.accounts.demo import seed_demo
 from mdm.accounts.models import School, User
@@ -306,27 +306,28 @@ def test_a_new_plan_version_is_served_at_once(
 
 
 def test_a_remembered_plan_and_login_cost_no_query(
-    app: Flask, client: FlaskClient, school: School, student: User, headers: Headers, plan: Any
+    client: FlaskClient,
+    school: School,
+    student: User,
+    headers: Headers,
+    plan: Any,
+    count_queries: Callable[..., Any],
 ) -> None:
     auth = headers(student)
     feed_url = url(school, **{"class": "7a"})
     client.get(feed_url, headers=auth)
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as statements:
         response = client.get(feed_url, headers=auth)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 200
     assert statements == []
 
 
 def test_without_remembering_a_cached_plan_costs_the_login_and_one_query(
-    make_app: Any, school: School, student: User, plan: Any
+    make_app: Any,
+    school: School,
+    student: User,
+    plan: Any,
+    count_queries: Callable[..., Any],
 ) -> None:
     app = make_app(CACHE_CHECK_SECONDS=0)
     client = app.test_client()
@@ -334,18 +335,8 @@ def test_without_remembering_a_cached_plan_costs_the_login_and_one_query(
         auth = {"Authorization": f"Bearer {create_access_token(identity=str(student.id))}"}
     feed_url = url(school, **{"class": "7a"})
     client.get(feed_url, headers=auth)
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as statements:
         response = client.get(feed_url, headers=auth)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 200
     plan_queries = [s for s in statements if "panel_settings" in s or "lessons" in s]
     assert len(plan_queries) == 1

@@ -20,9 +20,13 @@ from tests.schedules.panel_factories import bump_plan, change, seed_plan
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "panel-screenshot.png"
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() or not CHROMEDRIVER.exists(), reason="needs Debian's chromium"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.committing,  # the live server's threads have connections of their own
+    pytest.mark.skipif(
+        not CHROMIUM.exists() or not CHROMEDRIVER.exists(), reason="needs Debian's chromium"
+    ),
+]
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402

@@ -2,7 +2,7 @@
 
 Raised in the transaction of every change that may end a login of the school's users (a logout,
 a password change, a changed or deleted account): workers compare it to tell whether the login
-checks they remember are still good (mdm/freshness.py).
+checks they remember are still good (mdm/accounts/auth.py).
 
 Revision ID: 0006_school_auth_version
 Revises: 0005_devices_hot_check_ins

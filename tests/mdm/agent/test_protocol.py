@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
-from sqlalchemy import Engine, event, select, text, update
+from sqlalchemy import Engine, select, text, update
 
 from enrollment.models import EnrollmentToken
 from mdm.accounts.models import School, User
@@ -20,13 +20,13 @@ from mdm.devices.models import Device, DeviceCA, DeviceCredential, Group
 from mdm.extensions import db
 from mdm.platform.models import AuditEvent
 from mdm.platform.types import utcnow
-from tests.enrollment.conftest import csr_pem, device_auth
+from tests.fixtures.devices import csr_pem, device_auth
 
 Headers = Callable[[User], dict[str, str]]
 
 
 def all_engines(app: Flask) -> list[Engine]:
-    """The app's engine and, where it has its own, the engine of check-ins."""
+    """The app's engine and, where it has its own, the engine of check-ins (committing tests)."""
     with app.test_request_context():
         check_ins = agent.check_in_engine()
     # On SQLite the check-in engine shares the main engine's connections and events.
@@ -143,18 +143,11 @@ def test_check_in_updates_last_seen_and_inventory(
     assert device.os_version == "15"
 
 
+@pytest.mark.committing
 def test_check_in_is_one_select_and_one_update_without_a_transaction(
-    app: Flask, client: FlaskClient, enrolled: dict[str, Any]
+    app: Flask, client: FlaskClient, enrolled: dict[str, Any], count_queries: Callable[..., Any]
 ) -> None:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement.split()[0].upper())
-
-    engines = all_engines(app)
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
+    with count_queries(*all_engines(app)) as statements:
         for _ in range(2):
             response = client.post(
                 "/api/agent/v1/checkin",
@@ -162,13 +155,11 @@ def test_check_in_is_one_select_and_one_update_without_a_transaction(
                 headers=device_auth(enrolled),
             )
             assert response.status_code == 200
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
     # No BEGIN, no COMMIT: each statement commits on its own (checked below for PostgreSQL).
-    assert statements == ["SELECT", "UPDATE"] * 2
+    assert [statement.split()[0].upper() for statement in statements] == ["SELECT", "UPDATE"] * 2
 
 
+@pytest.mark.committing
 def test_check_ins_commit_each_statement_and_do_not_wait_for_the_wal_flush(
     app: Flask, client: FlaskClient, enrolled: dict[str, Any]
 ) -> None:
@@ -191,28 +182,18 @@ def test_check_ins_commit_each_statement_and_do_not_wait_for_the_wal_flush(
 
 
 def test_nonsense_credentials_cost_no_database_work(
-    app: Flask, client: FlaskClient, enrolled: dict[str, Any]
+    client: FlaskClient, enrolled: dict[str, Any], count_queries: Callable[..., Any]
 ) -> None:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engines = all_engines(app)
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
+    with count_queries() as statements:
         for authorization in ("Bearer nonsense", "Basic dXNlcjpwdw=="):
             response = client.post(
                 "/api/agent/v1/checkin", json={}, headers={"Authorization": authorization}
             )
             assert response.status_code == 401
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
     assert statements == []
 
 
+@pytest.mark.committing
 def test_the_check_in_engine_keeps_the_apps_engine_options(
     make_app: Callable[..., Flask],
 ) -> None:
@@ -233,6 +214,7 @@ def test_the_check_in_engine_keeps_the_apps_engine_options(
         assert connection.engine.pool.size() == 3
 
 
+@pytest.mark.committing
 def test_a_check_in_on_a_connection_the_database_dropped_is_tried_again(
     app: Flask, client: FlaskClient, enrolled: dict[str, Any]
 ) -> None:
@@ -271,27 +253,16 @@ def test_a_device_retired_between_its_select_and_its_update_is_told_so(
 
 
 def test_unchanged_inventory_is_not_written_again(
-    app: Flask, client: FlaskClient, enrolled: dict[str, Any]
+    client: FlaskClient, enrolled: dict[str, Any], count_queries: Callable[..., Any]
 ) -> None:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("UPDATE"):
-            statements.append(statement)
-
-    engines = all_engines(app)
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
+    with count_queries() as statements:
         client.post(
             "/api/agent/v1/checkin",
             json={"inventory": {"battery": 90, "serial_number": "SN1"}},
             headers=device_auth(enrolled),
         )
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
-    assert len(statements) == 1 and "inventory" not in statements[0]
+    updates = [statement for statement in statements if statement.startswith("UPDATE")]
+    assert len(updates) == 1 and "inventory" not in updates[0]
 
 
 @pytest.mark.parametrize(

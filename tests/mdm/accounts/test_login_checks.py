@@ -1,7 +1,7 @@
-"""What a worker remembers between requests: login checks and panel states, and how they stay
-fresh. Two apps on one database stand for two gunicorn workers; the clock is the test's."""
+"""The login checks a worker remembers, and how they stay fresh: two apps on one database stand
+for two gunicorn workers; the clock is the test's."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -15,35 +15,15 @@ from mdm.accounts.auth import LOGIN_CHECKS
 from mdm.accounts.models import School, User
 from mdm.extensions import db
 from mdm.platform.types import utcnow
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Clock
 
 Headers = Callable[[User], dict[str, str]]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.seconds = 1000.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-    def advance(self, seconds: float) -> None:
-        self.seconds += seconds
-
-
 @pytest.fixture
-def clock(app: Flask) -> Clock:
-    clock = Clock()
-    app.extensions["mdm_cache"].clock = clock
-    return clock
-
-
-@pytest.fixture
-def other_worker(make_app: Callable[..., Flask], clock: Clock) -> Iterator[FlaskClient]:
-    """A second app on the same database, as another gunicorn worker."""
-    other = make_app()
-    other.extensions["mdm_cache"].clock = clock
-    yield other.test_client()
+def other_worker(make_app: Callable[..., Flask]) -> FlaskClient:
+    """A second app on the same database and clock, as another gunicorn worker."""
+    return make_app().test_client()
 
 
 def login(client: FlaskClient, username: str) -> dict[str, str]:
@@ -201,9 +181,7 @@ def test_remembered_logins_keep_no_password_hash(
 def test_without_remembering_every_request_checks_the_database(
     make_app: Callable[..., Flask], other_worker: FlaskClient, student: User, clock: Clock
 ) -> None:
-    unremembering = make_app(CACHE_CHECK_SECONDS=0)
-    unremembering.extensions["mdm_cache"].clock = clock
-    client = unremembering.test_client()
+    client = make_app(CACHE_CHECK_SECONDS=0).test_client()
     token = login(client, "student-a")
     assert client.get("/api/v1/me", headers=token).status_code == 200
 

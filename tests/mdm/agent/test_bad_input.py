@@ -16,7 +16,7 @@ from mdm.devices.models import Device, DeviceCA, DeviceCredential, group_devices
 from mdm.extensions import db
 from mdm.platform.models import AuditEvent
 from mdm.platform.types import utcnow
-from tests.enrollment.conftest import csr_pem
+from tests.fixtures.devices import csr_pem
 
 Headers = Callable[[User], dict[str, str]]
 
@@ -167,9 +167,9 @@ def test_oversized_inventory(
 
 
 def test_oversized_inventory_at_check_in(
-    client: FlaskClient, enrolled: dict[str, Any], app: Flask
+    client: FlaskClient, enrolled: dict[str, Any], app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app.config["AGENT_MAX_INVENTORY_BYTES"] = 50
+    monkeypatch.setitem(app.config, "AGENT_MAX_INVENTORY_BYTES", 50)
     response = client.post(
         "/api/agent/v1/checkin",
         json={"inventory": {"x": "y" * 100}},

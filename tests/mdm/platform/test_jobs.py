@@ -1,10 +1,9 @@
 """The job registry and run claims: two schedulers never run the same slot twice."""
 
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -12,12 +11,28 @@ from flask import Flask
 from sqlalchemy import select
 
 from mdm.extensions import db
-from mdm.platform.jobs import JobSpec, add_jobs, register_job, registered_jobs, run_claimed, slot_of
+from mdm.platform.jobs import (
+    JobSpec,
+    add_jobs,
+    register_job,
+    registered_jobs,
+    run_claimed,
+    run_scheduled,
+    slot_of,
+)
 from mdm.platform.models import JobRun
 
 
-def test_every_package_job_is_registered(app: Flask) -> None:
-    assert "platform.housekeeping" in {spec.id for spec in registered_jobs(app)}
+def test_every_package_job_is_registered(make_app: Callable[..., Flask], tmp_path: Path) -> None:
+    with_folder = make_app(TIMETABLE_IMPORT_FOLDER=str(tmp_path))
+    assert {spec.id for spec in registered_jobs(with_folder)} == {
+        "platform.housekeeping",
+        "schedules.import-folder",
+    }
+
+
+def test_the_folder_job_is_registered_only_with_a_folder(app: Flask) -> None:
+    assert {spec.id for spec in registered_jobs(app)} == {"platform.housekeeping"}
 
 
 def test_registering_twice_is_refused(app: Flask) -> None:
@@ -36,6 +51,8 @@ def test_slot_is_the_scheduled_time_even_when_late() -> None:
     )
 
 
+@pytest.mark.committing
+@pytest.mark.concurrency
 def test_claim_lets_exactly_one_of_many_threads_run(make_app: Callable[..., Flask]) -> None:
     apps = [make_app() for _ in range(4)]
     ran: list[str] = []
@@ -73,29 +90,46 @@ def test_failed_job_is_recorded_and_its_changes_rolled_back(app: Flask) -> None:
     assert db.session.scalar(select(School).where(School.slug == "half-done")) is None
 
 
+@pytest.mark.committing
+@pytest.mark.concurrency
 def test_two_schedulers_never_run_the_same_slot_twice(make_app: Callable[..., Flask]) -> None:
-    executions: list[tuple[str, str]] = []
-    lock = threading.Lock()
-    schedulers = []
-    for name in ("scheduler-a", "scheduler-b"):
-        app = make_app(SCHEDULER_GRACE_SECONDS=1)
+    executions: list[str] = []
+    spec = JobSpec(id="test.tick", func=lambda: executions.append("ran"), seconds=60)
+    schedulers = [make_app(SCHEDULER_GRACE_SECONDS=10) for _ in range(2)]
+    slot = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+    results: list[bool] = []
+    for tick in range(3):
+        # Both schedulers fire the same slot at about the same moment, one a little late.
+        fired = [slot + timedelta(minutes=tick, seconds=late) for late in (0.2, 0.9)]
+        barrier = threading.Barrier(2)
 
-        def work(name: str = name) -> None:
-            with lock:
-                executions.append((name, datetime.now(UTC).strftime("%H:%M:%S")))
+        def fire(app: Flask, now: datetime, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            results.append(run_scheduled(app, spec, now))
 
-        register_job(app, JobSpec(id="test.tick", func=work, seconds=2))
-        scheduler = BackgroundScheduler(timezone="UTC")
-        add_jobs(app, scheduler)
-        schedulers.append((app, scheduler))
-    for _, scheduler in schedulers:
-        scheduler.start()
-    time.sleep(7.2)
-    for _, scheduler in schedulers:
-        scheduler.shutdown(wait=True)
-    with schedulers[0][0].app_context():
+        threads = [
+            threading.Thread(target=fire, args=(app, now))
+            for app, now in zip(schedulers, fired, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    with schedulers[0].app_context():
         runs = db.session.scalars(select(JobRun).where(JobRun.job_id == "test.tick")).all()
-        slots = Counter(run.slot for run in runs)
-    assert len(slots) >= 3
-    assert max(slots.values()) == 1
-    assert len(executions) == len(runs)
+    assert sorted(run.slot for run in runs) == [
+        "2026-11-26T07:00:00Z",
+        "2026-11-26T07:01:00Z",
+        "2026-11-26T07:02:00Z",
+    ]
+    assert len(executions) == 3 and sorted(results) == [False] * 3 + [True] * 3
+
+
+def test_every_registered_job_goes_on_the_scheduler_with_its_grace(app: Flask) -> None:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    add_jobs(app, scheduler)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {spec.id for spec in registered_jobs(app)}
+    housekeeping = jobs["platform.housekeeping"]
+    assert housekeeping.coalesce and housekeeping.max_instances == 1
+    assert housekeeping.misfire_grace_time == int(app.config["SCHEDULER_GRACE_SECONDS"])
