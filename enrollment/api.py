@@ -26,6 +26,7 @@ from mdm.devices.service import DeviceFacts
 from mdm.extensions import db
 from mdm.platform.errors import DomainError
 from mdm.platform.http import Blueprint, client_address
+from mdm.platform.openapi import problems
 from mdm.platform.scoping import ADMINS
 
 blp = Blueprint(
@@ -34,12 +35,12 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Enrollment tokens, privacy notices, and one's own devices",
 )
-# The agent protocol's enroll request keeps the protocol's URL (and its place in the API docs).
+# The agent protocol's enroll request keeps the protocol's URL.
 agent_blp = Blueprint(
     "agent_enrollment",
     __name__,
     url_prefix="/api/agent/v1",
-    description="JSON agent protocol v1: enrolling a device with a token",
+    description="JSON agent protocol v1: a device enrolls with a token",
 )
 pages = PageBlueprint("enrollment_pages", __name__, template_folder="templates")
 # The page's URL carries the token's secret: keep it out of caches and Referer headers.
@@ -79,6 +80,7 @@ def get_token(token_id: int) -> Any:
 @blp.route("/enrollment-tokens/<int:token_id>/revoke", methods=["POST"])
 @roles_required(*ADMINS)
 @blp.response(200, TokenSchema)
+@problems(409)
 def revoke_token(token_id: int) -> Any:
     """Revoke an enrollment token; devices already enrolled stay enrolled."""
     return service.revoke_token(db.session, current_actor(), token_id)
@@ -118,6 +120,7 @@ def my_devices() -> Any:
 @blp.route("/me/devices/<int:device_id>/remove-management", methods=["POST"])
 @login_required
 @blp.response(204)
+@problems(403, 409)
 def remove_management(device_id: int) -> None:
     """End the school's management of one's own BYOD device."""
     service.remove_own_device(db.session, current_actor(), device_id)
@@ -126,7 +129,8 @@ def remove_management(device_id: int) -> None:
 @agent_blp.route("/enroll", methods=["POST"])
 @agent_blp.arguments(EnrollRequestSchema)
 @agent_blp.response(201, EnrollResponseSchema)
-@agent_blp.doc(security=[{}, {"ownerLogin": []}], tags=["agent"])
+@agent_blp.doc(security=[{}, {"ownerLogin": []}])
+@problems(401, 403, 404, 409, 410, 429)
 def enroll(body: dict[str, Any]) -> dict[str, Any]:
     """Enroll with a token and the device's facts; a BYOD device also sends its owner's login."""
     verify_jwt_in_request(optional=True)

@@ -1,18 +1,21 @@
 """Extensions, created unbound; `create_app` binds them."""
 
 import time
+from http import HTTPStatus
 from typing import Any
 
 from flask_jwt_extended import JWTManager
 from flask_jwt_extended.config import config as jwt_config
 from flask_migrate import Migrate
 from flask_smorest import Api as _SmorestApi
+from flask_smorest.utils import prepare_response
 from flask_sqlalchemy import SQLAlchemy
 from jwt import ExpiredSignatureError, get_unverified_header
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from mdm.platform.cache import worker_cache
+from mdm.platform.openapi import PROBLEM_JSON, ProblemsPlugin, register_problem_responses
 from mdm.platform.schemas import ProblemSchema
 
 
@@ -31,12 +34,24 @@ class Base(DeclarativeBase):
 
 
 class Api(_SmorestApi):
-    """flask-smorest's Api, leaving error handling to `mdm.platform.errors` (problem+json)."""
+    """flask-smorest's Api, leaving error handling to `mdm.platform.errors`, and documenting
+    every error as application/problem+json (see `mdm.platform.openapi`)."""
 
     ERROR_SCHEMA = ProblemSchema
 
+    def __init__(self) -> None:
+        super().__init__(spec_kwargs={"extra_plugins": [ProblemsPlugin()]})
+
     def _register_error_handlers(self) -> None:
         return None
+
+    def _register_responses(self) -> None:
+        register_problem_responses(self.spec, self.ERROR_SCHEMA)
+        for name in ("NOT_MODIFIED", "NO_CONTENT"):  # answers without a body flask-smorest uses
+            self.spec.components.response(name, {"description": HTTPStatus[name].phrase}, lazy=True)
+        default = {"description": "Any other error", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
 
 class VerifyingOnceJWTManager(JWTManager):

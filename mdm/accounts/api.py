@@ -27,6 +27,7 @@ from mdm.extensions import db
 from mdm.platform import audit
 from mdm.platform.errors import ValidationFailed
 from mdm.platform.http import Blueprint, accepts, limit_offset, page
+from mdm.platform.openapi import problems
 from mdm.platform.scoping import ADMINS
 
 blp = Blueprint(
@@ -37,6 +38,7 @@ blp = Blueprint(
 @blp.route("/auth/login", methods=["POST"])
 @blp.arguments(LoginSchema)
 @blp.response(200, TokensSchema)
+@problems(401, 429)
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Log in with username and password; returns an access and a refresh token."""
     _user, tokens = logins.login(db.session, body["username"], body["password"])
@@ -46,6 +48,7 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/auth/refresh", methods=["POST"])
 @jwt_required(refresh=True)
 @blp.response(200, AccessTokenSchema)
+@problems(401)
 def refresh() -> dict[str, Any]:
     """A new access token for a refresh token (send the refresh token as Bearer)."""
     return {
@@ -94,6 +97,7 @@ def list_schools() -> Any:
 @roles_required("it_admin")
 @blp.arguments(SchoolSchema)
 @blp.response(201, SchoolSchema)
+@problems(409)
 def create_school(body: dict[str, Any]) -> Any:
     """Create a school (city IT admin)."""
     return service.create_school(
@@ -140,6 +144,7 @@ def list_users(args: dict[str, Any]) -> dict[str, Any]:
 @roles_required(*ADMINS)
 @blp.arguments(UserSchema)
 @blp.response(201, UserSchema)
+@problems(409)
 def create_user(body: dict[str, Any]) -> Any:
     """Create an account: the city admin any role, a school admin teachers and students."""
     return service.create_user(db.session, current_actor(), **body)
@@ -165,6 +170,7 @@ def update_user(body: dict[str, Any], user_id: int) -> Any:
 @blp.route("/users/<int:user_id>", methods=["DELETE"])
 @roles_required(*ADMINS)
 @blp.response(204)
+@problems(409)
 def delete_user(user_id: int) -> None:
     """Delete an account."""
     service.delete_user(db.session, current_actor(), user_id)

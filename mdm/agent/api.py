@@ -19,12 +19,14 @@ from mdm.agent.schemas import (
 )
 from mdm.extensions import db
 from mdm.platform.http import Blueprint, client_address
+from mdm.platform.openapi import problems
 
 blp = Blueprint(
     "agent",
     __name__,
     url_prefix="/api/agent/v1",
-    description="JSON agent protocol v1: devices enroll, check in, report results, unenroll",
+    description="JSON agent protocol v1: enrolled devices check in, fetch their configuration, "
+    "report results, rotate their credential, unenroll",
 )
 DEVICE_AUTH = [{"deviceSecret": []}]
 CLIENT_CERT_HEADER = "X-SSL-Client-Cert"
@@ -52,6 +54,7 @@ def _device() -> agent.AgentDevice:
 @blp.arguments(CheckInRequestSchema)
 @blp.response(200, CheckInResponseSchema)
 @blp.doc(security=DEVICE_AUTH)
+@problems(401, 410)
 def check_in(body: dict[str, Any]) -> dict[str, Any]:
     """Report that the device is alive (and its inventory); answers with the pending work."""
     return agent.check_in_request(
@@ -65,6 +68,7 @@ def check_in(body: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/configuration", methods=["GET"])
 @blp.response(200, ConfigurationSchema)
 @blp.doc(security=DEVICE_AUTH)
+@problems(401, 410)
 def configuration() -> dict[str, Any]:
     """The device's current configuration (fetch it when the check-in's config_version rose)."""
     return agent.current_configuration(db.session, _device())
@@ -74,6 +78,7 @@ def configuration() -> dict[str, Any]:
 @blp.arguments(ResultRequestSchema)
 @blp.response(204)
 @blp.doc(security=DEVICE_AUTH)
+@problems(401, 404, 410)
 def result(body: dict[str, Any]) -> None:
     """Report the result of a piece of work from a check-in answer."""
     agent.record_result(db.session, _device(), body["work_id"], body["status"])
@@ -83,6 +88,7 @@ def result(body: dict[str, Any]) -> None:
 @blp.arguments(RotateRequestSchema)
 @blp.response(200, RotateResponseSchema)
 @blp.doc(security=DEVICE_AUTH)
+@problems(401, 410)
 def rotate_credential(body: dict[str, Any]) -> dict[str, Any]:
     """Replace the device's credential (and certificate, with a CSR); the old one stops working."""
     return {"credential": agent.rotate_credential(db.session, _device(), body["csr"])}
@@ -91,6 +97,7 @@ def rotate_credential(body: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/unenroll", methods=["POST"])
 @blp.response(204)
 @blp.doc(security=DEVICE_AUTH)
+@problems(401, 410)
 def unenroll() -> None:
     """The agent removes itself: the device is retired and its credentials revoked."""
     agent.unenroll(db.session, _device())

@@ -21,6 +21,7 @@ from mdm.devices.schemas import (
 )
 from mdm.extensions import db
 from mdm.platform.http import Blueprint, limit_offset, page
+from mdm.platform.openapi import problems
 from mdm.platform.scoping import ADMINS
 
 blp = Blueprint(
@@ -79,6 +80,7 @@ def get_device(device_id: int) -> Any:
 @roles_required(*ADMINS)
 @blp.arguments(DeviceUpdateSchema)
 @blp.response(200, DeviceDetailSchema)
+@problems(409)
 def update_device(body: dict[str, Any], device_id: int) -> Any:
     """Rename a device or assign it to a user."""
     return service.update_device(db.session, current_actor(), device_id, body)
@@ -87,6 +89,7 @@ def update_device(body: dict[str, Any], device_id: int) -> Any:
 @blp.route("/devices/<int:device_id>/retire", methods=["POST"])
 @roles_required(*ADMINS)
 @blp.response(200, DeviceDetailSchema)
+@problems(409)
 def retire_device(device_id: int) -> Any:
     """Retire a device: it is no longer managed and its credential stops working."""
     return service.retire_device(db.session, current_actor(), device_id)
@@ -113,6 +116,7 @@ def list_groups(args: dict[str, Any]) -> Any:
 @roles_required(*ADMINS)
 @blp.arguments(GroupSchema)
 @blp.response(201, GroupDetailSchema)
+@problems(409)
 def create_group(body: dict[str, Any]) -> Any:
     """Create a class, teachers or custom group."""
     return groups.create_group(db.session, current_actor(), **body)
@@ -130,6 +134,7 @@ def get_group(group_id: int) -> Any:
 @roles_required(*ADMINS)
 @blp.arguments(GroupUpdateSchema)
 @blp.response(200, GroupDetailSchema)
+@problems(409)
 def update_group(body: dict[str, Any], group_id: int) -> Any:
     """Rename a group or change its kind."""
     return groups.update_group(db.session, current_actor(), group_id, body)

@@ -1,6 +1,11 @@
-"""The OpenAPI document and its docs page."""
+"""The OpenAPI document: generated from the code, committed in docs/, and its docs page."""
+
+import json
+from pathlib import Path
 
 from flask.testing import FlaskClient
+
+COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 
 def test_openapi_document_describes_the_api(client: FlaskClient) -> None:
@@ -13,6 +18,40 @@ def test_openapi_document_describes_the_api(client: FlaskClient) -> None:
     login = spec["paths"]["/api/v1/auth/login"]["post"]
     assert "#/components/schemas/Login" in str(login["requestBody"])
     assert "422" not in login["responses"]
+
+
+def test_the_committed_document_is_the_generated_one(client: FlaskClient) -> None:
+    generated = client.get("/api/openapi.json").get_json()
+    committed = json.loads(COMMITTED.read_text())
+    assert generated == committed, (
+        "the API changed: run `mdm openapi write docs/openapi.json` and review the diff"
+    )
+
+
+def test_every_error_is_declared_as_problem_json(client: FlaskClient) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    responses = spec["components"]["responses"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            for status, response in operation["responses"].items():
+                if status == "default" or int(status) >= 400:
+                    name = response["$ref"].rsplit("/", 1)[1]
+                    assert list(responses[name]["content"]) == ["application/problem+json"], (
+                        method,
+                        path,
+                        status,
+                    )
+
+
+def test_operations_declare_what_their_shape_and_logins_imply(client: FlaskClient) -> None:
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    users = paths["/api/v1/users/{user_id}"]
+    assert {"401", "403", "404"} <= set(users["get"]["responses"])
+    assert {"400", "401", "403", "404", "413", "415"} <= set(users["patch"]["responses"])
+    assert {"401", "410"} <= set(paths["/api/agent/v1/checkin"]["post"]["responses"])
+    assert "401" not in paths["/api/v1/panel/{secret}"]["get"]["responses"]
 
 
 def test_docs_page(client: FlaskClient) -> None:
