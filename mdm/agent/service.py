@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -89,14 +88,24 @@ _BY_FINGERPRINT = _CREDENTIAL_WITH_DEVICE.where(
 _DEVICES = Device.__table__
 
 
-@lru_cache(maxsize=8)
-def _check_in_update(columns: frozenset[str]) -> Update:
-    """UPDATE devices SET <columns> for one enrolled device, built once per set of columns."""
+def _check_in_update(columns: tuple[str, ...]) -> Update:
+    """UPDATE devices SET <columns> for one enrolled device."""
     return (
         update(_DEVICES)
         .where(_DEVICES.c.id == bindparam("b_device_id"), _DEVICES.c.status == "enrolled")
         .values({name: bindparam(f"b_{name}") for name in columns})
     )
+
+
+# Every check-in writes last_seen_at, the OS version when sent, the inventory when it changed:
+# the four statements a check-in can need, built once.
+_CHECK_IN_COLUMNS = (
+    ("last_seen_at",),
+    ("last_seen_at", "os_version"),
+    ("last_seen_at", "inventory", "inventory_hash"),
+    ("last_seen_at", "os_version", "inventory", "inventory_hash"),
+)
+_CHECK_IN_UPDATES = {frozenset(columns): _check_in_update(columns) for columns in _CHECK_IN_COLUMNS}
 
 
 _ENGINE_LOCK = threading.Lock()
@@ -240,7 +249,7 @@ def check_in(
             values["inventory_hash"] = digest
     params = {f"b_{name}": value for name, value in values.items()}
     result = connection.execute(
-        _check_in_update(frozenset(values)), {"b_device_id": device.device_id, **params}
+        _CHECK_IN_UPDATES[frozenset(values)], {"b_device_id": device.device_id, **params}
     )
     if result.rowcount == 0:
         raise DeviceRetired("this device was retired; enroll it again to manage it")
