@@ -13,9 +13,6 @@ NAME = validate.Length(min=1, max=60)
 
 
 class PanelQueryArgs(Schema):
-    # Parsed once per query string (mdm.platform.http.ArgumentsParser): a pure function of it.
-    REMEMBER_PARSED = True
-
     class_name = fields.String(
         data_key="class", validate=NAME, metadata={"description": "a class, e.g. 7a"}
     )

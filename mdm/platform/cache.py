@@ -6,7 +6,7 @@ A worker keeps such answers in one `WorkerCache`, held on the app (`app.extensio
 in named stores of two kinds:
 
 - `Facts`: answers keyed by everything they depend on, so they never go stale: a verified token,
-  a parsed query string, the plan rows of one plan version, a feed rendered for one fingerprint.
+  the plan rows of one plan version, a feed rendered for one version.
   A bounded least-recently-used store forgets what is used least.
 - `Remembered`: answers that a change in the database can make wrong: a school's panel state,
   the auth versions of the schools. An answer is used for at most CACHE_CHECK_SECONDS after it
@@ -15,6 +15,9 @@ in named stores of two kinds:
   it at once. That is the one way to forget. CACHE_CHECK_SECONDS = 0 remembers nothing here.
 
 The cache has its own clock (`WorkerCache.clock`, monotonic seconds), so tests move time by hand.
+
+Each store earns its place in bench/morning_bench.py's realistic morning (docs/benchmarks.md);
+one that does not is removed (parsed query strings were: every panel open has its own `since`).
 """
 
 from __future__ import annotations

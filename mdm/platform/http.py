@@ -14,7 +14,6 @@ from webargs.flaskparser import FlaskParser
 
 from mdm.extensions import db
 from mdm.platform import errors
-from mdm.platform.cache import worker_cache
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_ONLY = ("application/json",)
@@ -48,50 +47,22 @@ def client_address() -> str | None:
 
 
 class ArgumentsParser(FlaskParser):
-    """webargs' parser for our blueprints: one instance per schema class, and, for query strings,
-    remembering what one parsed to (in the worker cache).
+    """webargs' parser for our blueprints: invalid input is a 400 with field errors, and a
+    schema class is made into an instance once, not on every request (webargs' default)."""
 
-    Only for query schemas that say `REMEMBER_PARSED = True`: those whose result is a pure
-    function of the query string (no hooks reading the request, no defaults from the clock) and
-    holds only simple values and lists. The busiest reading requests (an app or the entrance-hall
-    screen polling the panel) send the same query string again and again. Invalid query strings
-    raise and are not remembered; long ones are not remembered (anyone may send them); lists
-    are copied, so a view never changes what is remembered.
-    """
-
-    DEFAULT_VALIDATION_STATUS = 400  # invalid input is a 400 with field errors (webargs: 422)
-    REMEMBERED = 1024
-    LONGEST_REMEMBERED = 256  # bytes of query string
+    DEFAULT_VALIDATION_STATUS = 400  # webargs: 422
 
     def __init__(self) -> None:
         super().__init__()
         self._schemas: dict[type[Schema], Schema] = {}
 
     def _get_schema(self, argmap: Any, req: Any) -> Schema:
-        # A schema class is made into an instance once, not on every request (webargs' default).
         if isinstance(argmap, type) and issubclass(argmap, Schema):
             schema = self._schemas.get(argmap)
             if schema is None:
                 schema = self._schemas.setdefault(argmap, argmap())
             return schema
         return super()._get_schema(argmap, req)
-
-    def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kw: Any) -> Any:
-        query = (req or request).query_string
-        if (
-            location != "query"
-            or not getattr(argmap, "REMEMBER_PARSED", False)
-            or kw.get("validate") is not None
-            or len(query) > self.LONGEST_REMEMBERED
-        ):
-            return super().parse(argmap, req, location=location, **kw)
-        parsed_queries = worker_cache().facts("parsed-queries", self.REMEMBERED)
-        key = (argmap, repr(sorted(kw.items())), query)
-        parsed = parsed_queries.get(key)
-        if parsed is None:
-            parsed = super().parse(argmap, req, location=location, **kw)
-            parsed_queries.put(key, parsed)
-        return {k: list(v) if isinstance(v, list) else v for k, v in parsed.items()}
 
 
 class Blueprint(flask_smorest.Blueprint):
