@@ -216,10 +216,24 @@ class ParseWarning:
 
 @dataclass
 class ImportBatch:
-    """Everything one import produced.
+    """Everything one import produced, and what of the school's plan it is authoritative for.
 
-    covered_dates are the dates the export is authoritative for: substitutions on those dates
-    that are not in the batch are gone. holidays are non-school days the export announced.
+    An import replaces a kind of data only where the export carries that kind (see
+    docs/timetable-import.md):
+
+    - covered_dates: days whose substitutions the export lists completely: substitutions on those
+      days that are not in the batch are gone;
+    - partial_dates: days the export has entries for but does not list completely (one page of a
+      chain of Untis HTML pages whose other pages are missing): its entries are added or
+      updated, nothing of those days is removed;
+    - absence_dates, message_dates: days whose absences (day messages) the export lists
+      completely, only where it carries absences (messages) at all;
+    - weekly_plan: the export holds a complete weekly timetable (GPU001), which replaces every
+      weekly lesson; dated lessons (Indiware) are replaced on covered_dates;
+    - master data (classes, teachers, rooms, subjects, courses, the time grid): each kind only
+      when the export has it; holidays when it names some.
+
+    missing_pages names the pages of an incomplete chain that the export lacks.
     """
 
     source: str
@@ -235,6 +249,11 @@ class ImportBatch:
     day_messages: list[DayMessage] = field(default_factory=list)
     holidays: set[date] = field(default_factory=set)
     covered_dates: set[date] = field(default_factory=set)
+    partial_dates: set[date] = field(default_factory=set)
+    absence_dates: set[date] = field(default_factory=set)
+    message_dates: set[date] = field(default_factory=set)
+    weekly_plan: bool = False
+    missing_pages: list[str] = field(default_factory=list)
     # The export's own time stamp, naive school-local time as the file states it.
     generated_at: datetime | None = None
     warnings: list[ParseWarning] = field(default_factory=list)
