@@ -257,11 +257,45 @@ def school_day(
     return result
 
 
-def _folded(values: Iterable[str]) -> set[str]:
-    return {v.casefold() for v in values if v}
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """What a lesson is, or what a substitution says the plan was, casefolded for matching."""
+
+    lesson_number: int | None
+    subject: frozenset[str]
+    course: frozenset[str]
+    teachers: frozenset[str]
+    classes: frozenset[str]
+    rooms: frozenset[str]
 
 
-def _match_score(sub: PlanSubstitution, lesson: PlanLesson) -> int | None:
+def _folded(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.casefold() for v in values if v)
+
+
+def _lesson_names(lesson: PlanLesson) -> _Names:
+    return _Names(
+        lesson.lesson_number,
+        _folded((lesson.subject,)),
+        _folded((lesson.course,)),
+        _folded(lesson.teachers),
+        _folded(lesson.classes),
+        _folded(lesson.rooms),
+    )
+
+
+def _planned_names(sub: PlanSubstitution) -> _Names:
+    return _Names(
+        sub.lesson_number,
+        _folded((sub.original_subject,)),
+        _folded((sub.course,)),
+        _folded(sub.original_teachers),
+        _folded(sub.original_classes),
+        _folded(sub.original_rooms),
+    )
+
+
+def _match_score(planned: _Names, lesson: _Names) -> int | None:
     """How well a substitution names a lesson of one of its periods, None when it cannot be that
     lesson's change.
 
@@ -271,26 +305,23 @@ def _match_score(sub: PlanSubstitution, lesson: PlanLesson) -> int | None:
     Without a lesson number, the classes or the teachers must overlap.
     """
     score = 0
-    if sub.lesson_number is not None and lesson.lesson_number is not None:
-        if sub.lesson_number != lesson.lesson_number:
+    if planned.lesson_number is not None and lesson.lesson_number is not None:
+        if planned.lesson_number != lesson.lesson_number:
             return None
         score += 1
-    elif not (
-        _folded(sub.original_classes) & _folded(lesson.classes)
-        or _folded(sub.original_teachers) & _folded(lesson.teachers)
-    ):
+    elif not (planned.classes & lesson.classes or planned.teachers & lesson.teachers):
         return None
-    for named, planned in (
-        (_folded((sub.original_subject,)), _folded((lesson.subject,))),
-        (_folded((sub.course,)), _folded((lesson.course,))),
-        (_folded(sub.original_teachers), _folded(lesson.teachers)),
-        (_folded(sub.original_classes), _folded(lesson.classes)),
+    for named, known in (
+        (planned.subject, lesson.subject),
+        (planned.course, lesson.course),
+        (planned.teachers, lesson.teachers),
+        (planned.classes, lesson.classes),
     ):
-        if named and planned:
-            if not named & planned:
+        if named and known:
+            if not named & known:
                 return None
             score += 1
-    if _folded(sub.original_rooms) & _folded(lesson.rooms):
+    if planned.rooms & lesson.rooms:
         score += 1
     return score
 
@@ -301,14 +332,16 @@ def _match_changes(
     """Which lesson each substitution changes, best matches first: a lesson gets at most one
     change and a substitution changes at most one lesson per period. A substitution without a
     course takes the course of the lessons it changes, so course selections see it only there."""
+    names = [_lesson_names(lesson) for lesson in lessons]
     by_period: dict[int, list[int]] = {}
     for position, lesson in enumerate(lessons):
         by_period.setdefault(lesson.period, []).append(position)
     candidates = []
     for number, sub in enumerate(subs):
+        planned = _planned_names(sub)
         for period in range(sub.period, sub.period_to + 1):
             for position in by_period.get(period, ()):
-                score = _match_score(sub, lessons[position])
+                score = _match_score(planned, names[position])
                 if score is not None:
                     candidates.append((-score, number, position, period))
     candidates.sort()
