@@ -4,6 +4,11 @@ A plan covers one date. Each class lists that day's periods; entries with a chan
 LeAe, RaAe) or an info text differ from the timetable and become substitutions, the others
 become lessons of that date. The class's lesson list (Unterricht) names the planned teacher and
 subject of a lesson number, which the day entries only give after the change.
+
+A plan is the complete word on its date: its substitutions, dated lessons and day messages
+(ZusatzInfo) replace the date's. So a plan that is not well-formed (cut off) or lists no class is
+refused. The XML goes through defusedxml, which refuses DTDs, entity declarations and external
+references in any encoding the XML declaration names.
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
+from xml.parsers import expat
+
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml.ElementTree import fromstring
 
 from schedules.import_data import (
     CANCELLATION,
@@ -50,18 +59,24 @@ GERMAN_MONTHS = {
 }
 CANCELLATION_WORDS = ("fällt aus", "entfällt")
 _EMPTY_VALUES = {"", "&nbsp;", "---"}
-_FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _NUMBER = re.compile(r"[0-9]{1,10}")
+# What expat reports when the document ends before its root element is closed.
+_ENDS_EARLY = {
+    expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
+    expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN],
+    expat.errors.codes[expat.errors.XML_ERROR_PARTIAL_CHAR],
+}
+CUT_OFF = "the file looks cut off (a download or copy that stopped early?); nothing was imported"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _PlannedLesson:
     teacher: str
     subject: str
     group: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     class_name: str
     period: int
@@ -81,7 +96,10 @@ def parse_indiware(data: bytes, file: str = "PlanKl.xml") -> ImportBatch:
     if head is None:
         raise ImportFormatError(file, None, "no Kopf: not an Indiware plan")
     day = _plan_date(head, file)
-    batch = ImportBatch(source=SOURCE, covered_dates={day})
+    if root.find("Klassen/Kl") is None:
+        message = f"the plan for {day} lists no classes: it looks incomplete; nothing was imported"
+        raise ImportFormatError(file, None, message)
+    batch = ImportBatch(source=SOURCE, covered_dates={day}, message_dates={day})
     batch.generated_at = _timestamp(head.findtext("zeitstempel", ""), file, batch)
     batch.holidays = {_short_date(ft.text or "", file) for ft in root.iterfind("FreieTage/ft")}
     entries: list[_Entry] = []
@@ -106,13 +124,27 @@ def parse_indiware(data: bytes, file: str = "PlanKl.xml") -> ImportBatch:
 
 
 def _parse_xml(data: bytes, file: str) -> ET.Element:
-    # ElementTree expands internal entities; refusing any DTD rules out entity bombs.
-    if _FORBIDDEN.search(data):
-        raise ImportFormatError(file, None, "DTDs and entity declarations are not accepted")
+    """The root element; DTDs (and so entity bombs) and external references are refused."""
+    if not data.strip():
+        raise ImportFormatError(file, None, "the file is empty; nothing was imported")
     try:
-        root = ET.fromstring(data)
+        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as exc:
+        message = (
+            "a DTD (<!DOCTYPE ...>), entity declarations and references to other files are not "
+            "accepted: Indiware plans have none; nothing was imported"
+        )
+        raise ImportFormatError(file, None, message) from exc
     except ET.ParseError as exc:
-        raise ImportFormatError(file, exc.position[0], f"not well-formed XML: {exc}") from exc
+        line = exc.position[0]
+        if exc.code in _ENDS_EARLY:
+            message = f"the XML ends before the plan does: {CUT_OFF}"
+            raise ImportFormatError(file, line, message) from exc
+        raise ImportFormatError(file, line, f"not well-formed XML: {exc}") from exc
+    except (LookupError, ValueError) as exc:
+        # pyexpat reads only single-byte encodings it does not know itself (UTF-8, UTF-16, ...).
+        message = f"the encoding its XML declaration names is not readable ({exc})"
+        raise ImportFormatError(file, None, f"{message}; nothing was imported") from exc
     if root.tag != "VpMobil":
         raise ImportFormatError(file, None, f"root element {root.tag!r}, expected VpMobil")
     return root

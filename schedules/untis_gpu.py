@@ -1,21 +1,25 @@
 """Untis GPU text exports (GPU001-GPU006, GPU013, GPU014) into import dataclasses.
 
 Separator, quoting and encoding are chosen by whoever exported the file, so all of them are
-detected here. A line that cannot be read is skipped with a warning; a file in which no line can
-be read is not the export it was given as, and raises ImportFormatError.
+detected here. A line that cannot be read is skipped with a warning, and so are column headers
+at the top of a file (Untis writes none, spreadsheets do). A file in which no line can be read is
+not the export it was given as, a file whose last line is cut off is an incomplete download or
+copy, and a file with more than max_rows lines is too large: each raises ImportFormatError, so
+that nothing of the export is imported.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime
+from itertools import islice
 from pathlib import PurePosixPath
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from schedules.import_data import (
     ABSENT_CLASS,
@@ -66,6 +70,12 @@ Warn = Callable[[str], None]
 SOURCE = "untis-gpu"
 SEPARATORS = (",", ";", "\t")
 LIST_SEPARATOR = "~"
+
+# Lines of one file imported in one go unless the caller allows another number; a large school's
+# GPU001 has a few thousand, a GPU014 of a whole school year some tens of thousands.
+MAX_ROWS = 200_000
+
+CUT_OFF = "the file looks cut off (a download or copy that stopped early?); nothing was imported"
 
 # GPU014 field 18: bit number -> flag.
 ART_BITS: dict[int, str] = {
@@ -120,24 +130,155 @@ ART_BIT_KINDS = (
 
 ABSENCE_TYPES = {"L": ABSENT_TEACHER, "K": ABSENT_CLASS, "R": ABSENT_ROOM}
 
+# Column names a header line may hold, English and German, folded by _column_name (lower case,
+# umlauts spelled out, no spaces, dots, hyphens or trailing numbers: "E-Mail", "Statistik 1").
+COLUMN_NAMES = frozenset(
+    {
+        # names
+        "abbr", "abbreviation", "abk", "abkuerzung", "alias", "bezeichnung", "beschreibung",
+        "description", "fullname", "id", "kuerzel", "kurzbezeichnung", "kurzform", "kurzname",
+        "langform", "langname", "longname", "name", "namen", "nr", "number", "nummer",
+        "shortname",
+        # classes, rooms, teachers, subjects
+        "ausweichraum", "building", "capacity", "class", "classes", "classteacher", "course",
+        "email", "emailadresse", "fach", "faecher", "fachgruppe", "familienname", "firstname",
+        "gebaeude", "gender", "geschlecht", "givenname", "group", "gruppe", "homeroom",
+        "kapazitaet", "klasse", "klassen", "klassenlehrer", "klassenlehrkraft", "klassenleitung",
+        "kurs", "lastname", "lehrer", "lehrerin", "lehrkraft", "lehrkraefte", "mail", "nachname",
+        "personalnummer", "plaetze", "raeume", "raum", "room", "rooms", "schueler", "schuelerzahl",
+        "stammraum", "students", "subject", "subjects", "surname", "teacher", "teachers", "title",
+        "titel", "vorname",
+        # time
+        "beginn", "bis", "date", "datum", "day", "ende", "from", "hour", "hours",
+        "jahresstunden", "period", "periods", "start", "std", "stunde", "stunden", "tag", "time",
+        "to", "von", "week", "weekday", "woche", "wochenstunden", "wochentag", "zeit",
+        # lessons, substitutions, absences
+        "absence", "absenz", "absenzgrund", "abwesenheit", "art", "element", "grund", "lastchange",
+        "lesson", "lessonnumber", "letzteaenderung", "reason", "substitution", "text",
+        "timestamp", "typ", "type", "unr", "unterricht", "unterrichtsnummer", "vertreter",
+        "vertretung", "vertretungsnummer", "vtrnr", "zeitstempel",
+        # other columns
+        "background", "color", "colour", "column", "farbe", "feld", "field", "flag", "flags",
+        "foreground", "hintergrund", "kennzeichen", "spalte", "statistik", "statistikkennzeichen",
+        "vordergrund",
+    }
+)  # fmt: skip
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+_NOT_A_LETTER = re.compile(r"[^a-z0-9]+|[0-9]+$")
+_NUMBER_LIKE = re.compile(r"[-+]?[0-9]+(?:[.,][0-9]+)?")
+
 _FILE_NAME = re.compile(r"gpu(\d{3})(?!\d)", re.IGNORECASE)
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+_DATE = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])")
+_HOURS = re.compile(r"[0-9]{1,3}(?:[.,][0-9]+)?")
+# Content detection reads the first _SNIFF_ROWS lines within the first _SNIFF_BYTES bytes.
+_SNIFF_BYTES = 65_536
+_SNIFF_ROWS = 20
 
 
 class _RowError(ValueError):
     """A line whose fields do not fit the file type."""
 
 
-def gpu_file_type(name: str) -> str | None:
-    """Return the GPU type ("GPU001" ... "GPU014") a file name stands for, or None."""
+def gpu_file_type(name: str, data: bytes | None = None) -> str | None:
+    """Return the GPU type ("GPU001" ... "GPU014") of a file from its name, else from its data.
+
+    The name decides when its base name holds one GPU number anywhere (GPU014.TXT,
+    Export_GPU014.TXT, 2026-12-03_GPU014.TXT, gpu014 (1).txt). Otherwise, given the data, its first
+    lines tell GPU001 (lesson number, day 1-7 and period in fields 1, 6, 7), GPU002 (lesson
+    number, hours per week, validity dates in 15-16), GPU013 (L, K or R in field 2, dates in 4-5)
+    and GPU014 (20 fields or more, a date in 2, a period in 3) apart. GPU003-GPU006 hold only
+    names and texts, which look alike in every one of them: those are known only by their name.
+    """
     base = PurePosixPath(name.replace("\\", "/")).name
-    match = _FILE_NAME.match(base)
-    return f"GPU{match.group(1)}" if match else None
+    numbers = set(_FILE_NAME.findall(base))
+    if len(numbers) == 1:
+        return f"GPU{numbers.pop()}"
+    return _type_from_content(data) if data is not None else None
+
+
+def _type_from_content(data: bytes) -> str | None:
+    """The one type most of the first lines fit, if at least half of them do."""
+    text = _sample_text(data)
+    if not text:
+        return None
+    records = _records(text, "", detect_separator(text))
+    try:
+        rows = [fields for _, fields, _ in islice(records, _SNIFF_ROWS)]
+    except ImportFormatError:
+        return None
+    counts = Counter(gpu_type for fields in rows for gpu_type in _content_types(fields))
+    ranked = counts.most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return None
+    best, hits = ranked[0]
+    return best if hits * 2 >= len(rows) else None
+
+
+def _sample_text(data: bytes) -> str | None:
+    """The complete lines at the start of data, decoded; None for binary data."""
+    head = data[:_SNIFF_BYTES]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # The sample may end inside a character: that part goes with the last line anyway.
+        text = head.decode("utf-16", errors="replace")
+    else:
+        try:
+            text = decode_gpu_text(head, "")
+        except ImportFormatError:
+            return None
+    if len(head) < len(data):
+        text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
+    return text
+
+
+def _content_types(fields: list[str]) -> set[str]:
+    """The GPU types whose numbers and dates a line's fields fit."""
+
+    def number(value: str, low: int = 0, high: int = MAX_NUMBER) -> bool:
+        return bool(_INTEGER.fullmatch(value)) and len(value) <= 10 and low <= int(value) <= high
+
+    def dates(*numbers: int) -> bool:
+        return all(_DATE.fullmatch(_field(fields, n)) for n in numbers)
+
+    def field(number: int) -> str:
+        return _field(fields, number)
+
+    types = set()
+    if len(fields) >= 20 and field(1) and dates(2) and number(field(3), 0, MAX_PERIOD):
+        types.add("GPU014")
+    if len(fields) >= 5 and field(2).upper() in ABSENCE_TYPES and dates(4, 5):
+        types.add("GPU013")
+    if (
+        len(fields) >= 7
+        and number(field(1))
+        and number(field(6), 1, 7)
+        and number(field(7), 0, MAX_PERIOD)
+        and not dates(4)
+    ):
+        # Field 4 is the subject: GPU013 has a date there and numbers in 6 and 7 as well.
+        types.add("GPU001")
+    if (
+        len(fields) >= 16
+        and number(field(1))
+        and (not field(2) or _HOURS.fullmatch(field(2)))
+        and all(not field(n) or dates(n) for n in (15, 16))
+        and not number(field(7))
+    ):
+        types.add("GPU002")
+    return types
 
 
 def decode_gpu_text(data: bytes, file: str) -> str:
     """Decode a GPU export: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            if exc.end >= len(data):
+                raise ImportFormatError(
+                    file, None, f"the UTF-16 text ends in the middle of a character: {CUT_OFF}"
+                ) from exc
+            raise ImportFormatError(file, None, f"not readable as UTF-16: {exc.reason}") from exc
     if b"\x00" in data:
         raise ImportFormatError(file, None, "binary data, not a GPU text export")
     if data.startswith(codecs.BOM_UTF8):
@@ -156,8 +297,7 @@ def decode_gpu_text(data: bytes, file: str) -> str:
 def detect_separator(text: str) -> str:
     """Return the field separator of a GPU export: the candidate seen most outside quotes."""
     counts = dict.fromkeys(SEPARATORS, 0)
-    sample = [line for line in text.splitlines() if line.strip()][:20]
-    for line in sample:
+    for line in islice((line for line in _Lines(text) if line.strip()), 20):
         quoted = False
         for char in line:
             if char == '"':
@@ -168,20 +308,122 @@ def detect_separator(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _rows(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(
-        io.StringIO(text, newline=""),
-        delimiter=detect_separator(text),
-        quotechar='"',
-        skipinitialspace=True,
-    )
+def _line_count(data: bytes) -> int:
+    """The number of lines of a GPU export, counted without decoding it."""
+    breaks = max(data.count(b"\n"), data.count(b"\r"))
+    # UTF-16 puts a zero byte next to a line break's byte.
+    unterminated = bool(data) and not data.rstrip(b"\x00").endswith((b"\n", b"\r"))
+    return breaks + unterminated
+
+
+def check_row_limit(data: bytes, file: str, max_rows: int = MAX_ROWS) -> None:
+    """Refuse a file of more than max_rows lines, before any of it is parsed."""
+    lines = _line_count(data)
+    if lines > max_rows:
+        message = f"the file has {lines:,} lines; at most {max_rows:,} are imported in one go"
+        raise ImportFormatError(file, None, message)
+
+
+class _Lines:
+    """A text's lines with their line breaks, one at a time; end is where the last one read ends.
+
+    csv reads a file object's lines the same way, but a StringIO would copy the whole text.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.end = 0
+
+    def __iter__(self) -> Iterator[str]:
+        self.end = 0
+        for match in _LINE_BREAK.finditer(self.text):
+            start, self.end = self.end, match.end()
+            yield self.text[start : self.end]
+        if self.end < len(self.text):
+            start, self.end = self.end, len(self.text)
+            yield self.text[start:]
+
+
+def _records(text: str, file: str, separator: str) -> Iterator[tuple[int, list[str], int]]:
+    """The non-blank CSV records: the line each ends on, its stripped fields, where it starts."""
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=separator, quotechar='"', skipinitialspace=True)
+    start = 0
     try:
         for fields in reader:
             stripped = [value.strip() for value in fields]
             if any(stripped):
-                yield reader.line_num, stripped
+                yield reader.line_num, stripped, start
+            # csv reads no further than the record it returns.
+            start = lines.end
     except csv.Error as exc:
         raise ImportFormatError(file, reader.line_num, f"unreadable CSV: {exc}") from exc
+
+
+def _ends_inside_quotes(text: str, separator: str) -> bool:
+    """Whether CSV text, read as _records reads it, ends inside a quoted field."""
+    state = "start"
+    for char in text:
+        if state == "quoted":
+            if char == '"':
+                state = "quote in quoted"
+        elif state == "quote in quoted":
+            # A doubled quote is a quote in the field; a lone one closed it.
+            if char == '"':
+                state = "quoted"
+            else:
+                state = "start" if char == separator or char in "\r\n" else "field"
+        elif char == separator or char in "\r\n":
+            state = "start"
+        elif state == "start" and char == '"':
+            state = "quoted"
+        elif state != "start" or char != " ":
+            state = "field"
+    return state == "quoted"
+
+
+def _column_name(value: str) -> str:
+    return _NOT_A_LETTER.sub("", value.casefold().translate(_UMLAUTS))
+
+
+def _is_header(fields: list[str]) -> bool:
+    """A line of column names: no field is a number, the first one and another are known names."""
+    values = [value for value in fields if value]
+    if not values or any(_NUMBER_LIKE.fullmatch(value) for value in values):
+        return False
+    names = {_column_name(value) for value in values} & COLUMN_NAMES
+    return _column_name(values[0]) in names and len(names) >= 2
+
+
+def _check_complete(
+    text: str,
+    file: str,
+    separator: str,
+    last: tuple[int, int, int],
+    field_counts: Counter[int],
+    min_fields: int,
+) -> None:
+    """Refuse a file whose last line was cut off: exports end every line with a line break.
+
+    A last line without one is complete only when it has as many fields as the file's other lines
+    mostly have, and as its type needs; a quoted field still open at the end is cut off.
+    """
+    line, fields, start = last
+    tail = text[start:]
+    if _ends_inside_quotes(tail, separator):
+        message = f"the file ends in the middle of line {line} (inside a quoted field): {CUT_OFF}"
+        raise ImportFormatError(file, line, message)
+    if tail.rstrip(" \t").endswith(("\n", "\r")):
+        return
+    others = field_counts - Counter({fields: 1})
+    usual = max(others, key=lambda count: (others[count], count), default=0)
+    expected = max(usual, min_fields)
+    if fields < expected:
+        message = (
+            f"the file ends in the middle of line {line} ({fields} of {expected} fields, "
+            f"no line break): {CUT_OFF}"
+        )
+        raise ImportFormatError(file, line, message)
 
 
 def _parse_rows(
@@ -190,24 +432,67 @@ def _parse_rows(
     gpu_type: str,
     min_fields: int,
     parse_row: Callable[[list[str], Warn], T],
-) -> tuple[list[T], list[ParseWarning]]:
-    items: list[T] = []
-    warnings: list[ParseWarning] = []
-    for line, fields in _rows(decode_gpu_text(data, file), file):
+    warnings: list[ParseWarning],
+    max_rows: int,
+) -> Iterator[T]:
+    """The parsed lines of one file, one at a time; what is skipped goes to warnings.
+
+    Header lines before the first parsed line are skipped with one warning. Raises
+    ImportFormatError, after the last line, when the file is cut off or no line was readable.
+    """
+    check_row_limit(data, file, max_rows)
+    text = decode_gpu_text(data, file)
+    separator = detect_separator(text)
+    field_counts: Counter[int] = Counter()
+    headers: list[int] = []
+    header_warning_at = 0
+    first_problem: ParseWarning | None = None
+    parsed = 0
+    last: tuple[int, int, int] | None = None
+    for line, fields, start in _records(text, file, separator):
+        last = (line, len(fields), start)
+        field_counts[len(fields)] += 1
+        if not parsed and _is_header(fields):
+            header_warning_at = header_warning_at if headers else len(warnings)
+            headers.append(line)
+            continue
 
         def warn(message: str, line: int = line) -> None:
             warnings.append(ParseWarning(file, line, message))
 
         if len(fields) < min_fields:
             warn(f"truncated line: {len(fields)} fields, {gpu_type} needs {min_fields}; skipped")
+            first_problem = first_problem or warnings[-1]
             continue
         try:
-            items.append(parse_row(fields, warn))
+            item = parse_row(fields, warn)
         except _RowError as exc:
             warn(f"{exc}; line skipped")
-    if not items and warnings:
-        first = warnings[0]
-        raise ImportFormatError(file, first.line, f"not a {gpu_type} export: {first.message}")
+            first_problem = first_problem or warnings[-1]
+            continue
+        parsed += 1
+        yield item
+    if headers:
+        skipped = f"{len(headers)} header lines skipped" if headers[1:] else "header line skipped"
+        warnings.insert(header_warning_at, ParseWarning(file, headers[0], skipped))
+    if last is not None:
+        _check_complete(text, file, separator, last, field_counts, min_fields)
+    if not parsed and first_problem is not None:
+        raise ImportFormatError(
+            file, first_problem.line, f"not a {gpu_type} export: {first_problem.message}"
+        )
+
+
+def _read_all(
+    data: bytes,
+    file: str,
+    gpu_type: str,
+    min_fields: int,
+    parse_row: Callable[[list[str], Warn], T],
+    max_rows: int,
+) -> tuple[list[T], list[ParseWarning]]:
+    warnings: list[ParseWarning] = []
+    items = list(_parse_rows(data, file, gpu_type, min_fields, parse_row, warnings, max_rows))
     return items, warnings
 
 
@@ -302,14 +587,14 @@ def _timetable_row(fields: list[str], warn: Warn) -> Lesson:
 
 
 def parse_timetable(
-    data: bytes, file: str = "GPU001.TXT"
+    data: bytes, file: str = "GPU001.TXT", *, max_rows: int = MAX_ROWS
 ) -> tuple[list[Lesson], list[ParseWarning]]:
     """Parse GPU001: the rows of one coupling line (lesson, day, period, subject and teacher: one
     row per class and room) become one Lesson; parallel lines (religion groups, a class split
     for sport, team teaching) stay apart, as in GPU002 and GPU014."""
-    rows, warnings = _parse_rows(data, file, "GPU001", 7, _timetable_row)
+    warnings: list[ParseWarning] = []
     merged: dict[tuple[int | None, int, int, str, tuple[str, ...]], Lesson] = {}
-    for row in rows:
+    for row in _parse_rows(data, file, "GPU001", 7, _timetable_row, warnings, max_rows):
         key = (row.lesson_number, row.weekday, row.period, row.subject, row.teachers)
         known = merged.get(key)
         merged[key] = (
@@ -340,11 +625,13 @@ def _course_row(fields: list[str], warn: Warn) -> Course:
     )
 
 
-def parse_courses(data: bytes, file: str = "GPU002.TXT") -> tuple[list[Course], list[ParseWarning]]:
+def parse_courses(
+    data: bytes, file: str = "GPU002.TXT", *, max_rows: int = MAX_ROWS
+) -> tuple[list[Course], list[ParseWarning]]:
     """Parse GPU002 lessons (Unterricht): one Course per lesson number, teacher and subject."""
-    rows, warnings = _parse_rows(data, file, "GPU002", 7, _course_row)
+    warnings: list[ParseWarning] = []
     merged: dict[tuple[int, str, str], Course] = {}
-    for row in rows:
+    for row in _parse_rows(data, file, "GPU002", 7, _course_row, warnings, max_rows):
         key = (row.lesson_number, row.teacher, row.subject)
         known = merged.get(key)
         merged[key] = (
@@ -368,7 +655,7 @@ def _required(fields: list[str], number: int, what: str) -> str:
 
 
 def parse_classes(
-    data: bytes, file: str = "GPU003.TXT"
+    data: bytes, file: str = "GPU003.TXT", *, max_rows: int = MAX_ROWS
 ) -> tuple[list[SchoolClass], list[ParseWarning]]:
     """Parse GPU003 classes: name, long name, home room (4), class teacher (30)."""
 
@@ -380,11 +667,11 @@ def parse_classes(
             teacher=_field(fields, 30),
         )
 
-    return _parse_rows(data, file, "GPU003", 2, row)
+    return _read_all(data, file, "GPU003", 2, row, max_rows)
 
 
 def parse_teachers(
-    data: bytes, file: str = "GPU004.TXT"
+    data: bytes, file: str = "GPU004.TXT", *, max_rows: int = MAX_ROWS
 ) -> tuple[list[Teacher], list[ParseWarning]]:
     """Parse GPU004 teachers: abbreviation, last name (2), first name (29), title, e-mail (33)."""
 
@@ -397,10 +684,12 @@ def parse_teachers(
             email=_field(fields, 33),
         )
 
-    return _parse_rows(data, file, "GPU004", 2, row)
+    return _read_all(data, file, "GPU004", 2, row, max_rows)
 
 
-def parse_rooms(data: bytes, file: str = "GPU005.TXT") -> tuple[list[Room], list[ParseWarning]]:
+def parse_rooms(
+    data: bytes, file: str = "GPU005.TXT", *, max_rows: int = MAX_ROWS
+) -> tuple[list[Room], list[ParseWarning]]:
     """Parse GPU005 rooms: name, long name, capacity (8)."""
 
     def row(fields: list[str], warn: Warn) -> Room:
@@ -410,18 +699,18 @@ def parse_rooms(data: bytes, file: str = "GPU005.TXT") -> tuple[list[Room], list
             capacity=_optional_int(fields, 8, "capacity", 0),
         )
 
-    return _parse_rows(data, file, "GPU005", 2, row)
+    return _read_all(data, file, "GPU005", 2, row, max_rows)
 
 
 def parse_subjects(
-    data: bytes, file: str = "GPU006.TXT"
+    data: bytes, file: str = "GPU006.TXT", *, max_rows: int = MAX_ROWS
 ) -> tuple[list[Subject], list[ParseWarning]]:
     """Parse GPU006 subjects: name and long name."""
 
     def row(fields: list[str], warn: Warn) -> Subject:
         return Subject(name=_required(fields, 1, "name"), long_name=_field(fields, 2))
 
-    return _parse_rows(data, file, "GPU006", 2, row)
+    return _read_all(data, file, "GPU006", 2, row, max_rows)
 
 
 def _absence_row(fields: list[str], warn: Warn) -> Absence:
@@ -442,10 +731,10 @@ def _absence_row(fields: list[str], warn: Warn) -> Absence:
 
 
 def parse_absences(
-    data: bytes, file: str = "GPU013.TXT"
+    data: bytes, file: str = "GPU013.TXT", *, max_rows: int = MAX_ROWS
 ) -> tuple[list[Absence], list[ParseWarning]]:
     """Parse GPU013 absences of teachers (L), classes (K) and rooms (R)."""
-    return _parse_rows(data, file, "GPU013", 5, _absence_row)
+    return _read_all(data, file, "GPU013", 5, _absence_row, max_rows)
 
 
 def decode_art(art: int, type_letter: str) -> tuple[str, frozenset[str]]:
@@ -505,10 +794,10 @@ def _fill_unchanged(sub: Substitution) -> Substitution:
 
 
 def parse_substitutions(
-    data: bytes, file: str = "GPU014.TXT"
+    data: bytes, file: str = "GPU014.TXT", *, max_rows: int = MAX_ROWS
 ) -> tuple[list[Substitution], list[ParseWarning]]:
     """Parse GPU014 substitutions, decoding the Art bits and type letter into kind and flags."""
-    return _parse_rows(data, file, "GPU014", 20, _substitution_row)
+    return _read_all(data, file, "GPU014", 20, _substitution_row, max_rows)
 
 
 def apply_courses(lessons: list[Lesson], courses: list[Course]) -> list[Lesson]:
@@ -542,7 +831,7 @@ def _matching_line(lesson: Lesson, lines: list[Course]) -> Course:
     return next((line for line in lines if line.subject == lesson.subject), lines[0])
 
 
-_READERS: dict[str, Callable[[bytes, str], tuple[list, list[ParseWarning]]]] = {
+_READERS: dict[str, Callable[..., tuple[list[Any], list[ParseWarning]]]] = {
     "GPU001": parse_timetable,
     "GPU002": parse_courses,
     "GPU003": parse_classes,
@@ -564,12 +853,18 @@ _BATCH_FIELDS = {
 }
 
 
-def parse_gpu_files(files: dict[str, bytes]) -> ImportBatch:
-    """Parse a set of GPU files (named by file name) into one ImportBatch."""
+def parse_gpu_files(files: dict[str, bytes], *, max_rows: int = MAX_ROWS) -> ImportBatch:
+    """Parse a set of GPU files (named by file name) into one ImportBatch, with its coverage.
+
+    Each file's type comes from gpu_file_type(name, data); two files of one type, a file cut off
+    and a file of more than max_rows lines are refused. The batch replaces the weekly plan when
+    the GPU001 has lessons, the substitutions on the dates of the GPU014 lines, and the absences
+    on those dates only when a GPU013 came with it.
+    """
     batch = ImportBatch(source=SOURCE)
     named: dict[str, tuple[str, bytes]] = {}
     for name, data in sorted(files.items()):
-        gpu_type = gpu_file_type(name)
+        gpu_type = gpu_file_type(name, data)
         if gpu_type not in _READERS:
             batch.warnings.append(ParseWarning(name, None, "not a GPU file this importer reads"))
         elif gpu_type in named:
@@ -578,11 +873,23 @@ def parse_gpu_files(files: dict[str, bytes]) -> ImportBatch:
             )
         else:
             named[gpu_type] = (name, data)
+            if gpu_file_type(name) is None:
+                message = f"read as {gpu_type} (recognised by its content)"
+                batch.warnings.append(ParseWarning(name, None, message))
+    for name, data in named.values():
+        check_row_limit(data, name, max_rows)
     for gpu_type, (name, data) in named.items():
-        items, warnings = _READERS[gpu_type](data, name)
+        items, warnings = _READERS[gpu_type](data, name, max_rows=max_rows)
         getattr(batch, _BATCH_FIELDS[gpu_type]).extend(items)
         batch.warnings.extend(warnings)
     if batch.courses:
         batch.lessons = apply_courses(batch.lessons, batch.courses)
+    if "GPU001" in named:
+        batch.weekly_plan = bool(batch.lessons)
+        if not batch.lessons:
+            message = "no lessons: the weekly plan was left as it is"
+            batch.warnings.append(ParseWarning(named["GPU001"][0], None, message))
     batch.covered_dates = {substitution.date for substitution in batch.substitutions}
+    if "GPU013" in named:
+        batch.absence_dates = set(batch.covered_dates)
     return batch

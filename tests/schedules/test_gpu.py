@@ -1,7 +1,10 @@
 """Untis GPU exports: separators, encodings, broken lines, each substitution type, real samples."""
 
+from collections.abc import Callable
+from dataclasses import astuple
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,6 +72,11 @@ def gpu014(art: int = 0, letter: str = "", **fields: str) -> bytes:
         ("C:\\Untis\\GPU004.TXT", "GPU004"),
         ("GPU0141.TXT", None),
         ("notes.txt", None),
+        ("Export_GPU014.TXT", "GPU014"),
+        ("2026-12-03_GPU014.TXT", "GPU014"),
+        ("gpu014 (1).txt", "GPU014"),
+        ("Untis/Export-gpu003_2026.txt", "GPU003"),
+        ("GPU001_GPU014.TXT", None),
     ],
 )
 def test_gpu_file_type_is_read_from_the_name(name: str, expected: str | None) -> None:
@@ -121,6 +129,10 @@ def test_comma_windows_1252_and_iso_8859_1_are_decoded() -> None:
 def test_utf8_without_bom_is_decoded() -> None:
     data = '6,"7c","Çel","D","A103",5,6,,\n'.encode()
     assert untis_gpu.parse_timetable(data)[0][0].teachers == ("Çel",)
+
+
+def timetable_line(number: int, day: int = 1, period: int = 1) -> str:
+    return f'{number},"5a","Mül","D","A101",{day},{period},,'
 
 
 def test_truncated_line_is_skipped_with_file_and_line() -> None:
@@ -440,3 +452,321 @@ def test_absurd_absence_periods_and_room_capacity_skip_the_line() -> None:
     )
     assert [(room.name, room.capacity) for room in rooms] == [("A102", 30)]
     assert "capacity" in warnings[0].message
+
+
+# Cut-off files: real exports end every line with a line break
+
+
+GPU001_FILE = "".join(timetable_line(n, day=n % 5 + 1) + "\r\n" for n in range(1, 6)).encode()
+GPU014_FILE = b"".join(gpu014(f1=str(n)) for n in range(1, 4))
+GPU014_QUOTED_LAST = b"".join(gpu014(f1=str(n), f22='"+~-"') for n in range(1, 4))
+
+
+def cuts_inside_the_last_line(data: bytes) -> list[bytes]:
+    """Every prefix of data that ends inside its last line, but the line without its break."""
+    start = data.rstrip(b"\r\n").rfind(b"\n") + 1
+    return [data[:end] for end in range(start + 1, len(data.rstrip(b"\r\n")))]
+
+
+@pytest.mark.parametrize("data", cuts_inside_the_last_line(GPU001_FILE))
+def test_timetable_cut_in_its_last_line_is_refused(data: bytes) -> None:
+    with pytest.raises(ImportFormatError, match="looks cut off") as error:
+        untis_gpu.parse_timetable(data, "GPU001.TXT")
+    assert "nothing was imported" in error.value.message
+    assert error.value.line == 5
+
+
+@pytest.mark.parametrize("data", cuts_inside_the_last_line(GPU014_FILE))
+def test_substitutions_cut_in_their_last_line_are_refused(data: bytes) -> None:
+    with pytest.raises(ImportFormatError, match="looks cut off"):
+        untis_gpu.parse_substitutions(data, "GPU014.TXT")
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (GPU014_QUOTED_LAST.rstrip(b"\r\n")[:-2], "inside a quoted field"),  # ... ,"+~
+        (GPU014_FILE[: GPU014_FILE.rindex(b"Text, mit") + 6], "inside a quoted field"),
+        (GPU014_FILE[: GPU014_FILE.rindex(b'"M"') + 3], "8 of 22 fields"),
+        (GPU001_FILE[: GPU001_FILE.rindex(b"A101")], "inside a quoted field"),
+        (GPU001_FILE.rstrip(b"\r\n")[:-1], "8 of 9 fields"),
+        (GPU001_FILE.rstrip(b"\r\n")[:-3], "7 of 9 fields"),
+        (GPU001_FILE + b'6,"5a","M', "inside a quoted field"),
+    ],
+)
+def test_cut_off_message_says_where_the_file_ends(data: bytes, where: str) -> None:
+    with pytest.raises(ImportFormatError) as error:
+        untis_gpu.parse_gpu_files({"GPU014.TXT": gpu014(), "x_GPU001.txt": data})
+    assert error.value.message.startswith("the file ends in the middle of line")
+    assert where in error.value.message
+
+
+def test_cut_inside_a_quoted_text_with_a_line_break_is_refused() -> None:
+    data = gpu014(f1="1") + gpu014(f1="2", f17='"erste Zeile\r\nzweite Zeile"')
+    substitutions, _ = untis_gpu.parse_substitutions(data)
+    assert substitutions[1].text == "erste Zeile\r\nzweite Zeile"
+    with pytest.raises(ImportFormatError, match="inside a quoted field"):
+        untis_gpu.parse_substitutions(data[: data.index(b"zweite")])
+
+
+def test_a_gpu001_cut_off_replaces_no_weekly_plan() -> None:
+    files = {"GPU001.TXT": GPU001_FILE[:-20], "GPU014.TXT": gpu014()}
+    with pytest.raises(ImportFormatError, match="GPU001.TXT:5: the file ends in the middle"):
+        untis_gpu.parse_gpu_files(files)
+
+
+@pytest.mark.parametrize("ending", [b"", b"\r", b"\n", b"\r\n\r\n", b"\r\n  "])
+def test_complete_last_line_without_a_line_break_is_read(ending: bytes) -> None:
+    lessons, warnings = untis_gpu.parse_timetable(GPU001_FILE.rstrip(b"\r\n") + ending)
+    assert (len(lessons), warnings) == (5, [])
+    substitutions, warnings = untis_gpu.parse_substitutions(GPU014_FILE.rstrip(b"\r\n") + ending)
+    assert (len(substitutions), warnings) == (3, [])
+
+
+def test_a_single_complete_line_without_a_line_break_is_read() -> None:
+    substitutions, warnings = untis_gpu.parse_substitutions(gpu014().rstrip(b"\r\n"))
+    assert (len(substitutions), warnings) == (1, [])
+
+
+def test_short_line_with_a_line_break_is_skipped_even_at_the_end() -> None:
+    data = GPU001_FILE + b'6,"5a","Sch","M"\r\n'
+    lessons, warnings = untis_gpu.parse_timetable(data, "GPU001.TXT")
+    assert len(lessons) == 5
+    assert [(w.line, w.message) for w in warnings] == [
+        (6, "truncated line: 4 fields, GPU001 needs 7; skipped")
+    ]
+
+
+def test_utf16_file_cut_in_the_middle_of_a_character_is_refused() -> None:
+    data = GPU001_FILE.decode().encode("utf-16")
+    assert untis_gpu.parse_timetable(data)[0][0].teachers == ("Mül",)
+    with pytest.raises(ImportFormatError, match="UTF-16 text ends in the middle of a character"):
+        untis_gpu.parse_timetable(data[:-1])
+
+
+# Header lines
+
+
+@pytest.mark.parametrize(
+    ("parse", "header", "line", "expected"),
+    [
+        (
+            untis_gpu.parse_classes,
+            "Name,Langname,Alias,Raum,Statistik 1",
+            '"5a","Klasse 5a",,"A101",',
+            ("5a", "Klasse 5a"),
+        ),
+        (
+            untis_gpu.parse_classes,
+            "Kürzel;Name;Alias;Stammraum",
+            '"5a";"Klasse 5a";;"A101"',
+            ("5a", "Klasse 5a"),
+        ),
+        (
+            untis_gpu.parse_teachers,
+            '"Kürzel";"Nachname";"Vorname";"E-Mail"',
+            '"Mül";"Müller";;',
+            ("Mül", "Müller"),
+        ),
+        (
+            untis_gpu.parse_teachers,
+            "Abbreviation,Last name,First name",
+            '"Mül","Müller","Anna"',
+            ("Mül", "Müller"),
+        ),
+        (
+            untis_gpu.parse_rooms,
+            "Name\tLong name\tCapacity",
+            "TH1\tTurnhalle\t",
+            ("TH1", "Turnhalle"),
+        ),
+        (untis_gpu.parse_rooms, "Raum;Langname;Kapazität", "TH1;Turnhalle;", ("TH1", "Turnhalle")),
+        (untis_gpu.parse_subjects, "Name,Long name", '"M","Mathematik"', ("M", "Mathematik")),
+        (untis_gpu.parse_subjects, "FACH;LANGNAME", '"M";"Mathematik"', ("M", "Mathematik")),
+    ],
+)
+def test_header_line_of_master_data_is_skipped_with_a_warning(
+    parse: Callable[..., tuple[list[Any], list[Any]]],
+    header: str,
+    line: str,
+    expected: tuple[str, str],
+) -> None:
+    items, warnings = parse(f"{header}\r\n{line}\r\n".encode("cp1252"), "MASTER.TXT")
+    assert [astuple(item)[:2] for item in items] == [expected]
+    assert [(w.file, w.line, w.message) for w in warnings] == [
+        ("MASTER.TXT", 1, "header line skipped")
+    ]
+
+
+def test_header_lines_of_a_timetable_are_skipped_not_read_as_bad_numbers() -> None:
+    data = (
+        "Stundenplan;;\r\n"
+        "Unterricht;Klasse;Lehrer;Fach;Raum;Tag;Stunde\r\n" + GPU001_FILE.decode().replace(",", ";")
+    ).encode()
+    lessons, warnings = untis_gpu.parse_timetable(data, "GPU001.TXT")
+    assert len(lessons) == 5
+    assert [(w.line, w.message) for w in warnings] == [
+        (1, "truncated line: 3 fields, GPU001 needs 7; skipped"),
+        (2, "header line skipped"),
+    ]
+
+
+def test_two_header_lines_give_one_warning() -> None:
+    data = b"Name,Langname\r\nKurzname,Bezeichnung\r\nM,Mathematik\r\n"
+    subjects, warnings = untis_gpu.parse_subjects(data)
+    assert [subject.name for subject in subjects] == ["M"]
+    assert [(w.line, w.message) for w in warnings] == [(1, "2 header lines skipped")]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'"End","Ende",,"Michael"\r\n',  # a teacher called Ende: the first field is no column name
+        b'"Raum","Raum"\r\n',  # one column name twice
+        b'"Name","Klasse 5",12\r\n',  # a number: data
+        b'"M","Mathematik"\r\n"Name","Langname"\r\n',  # below the first data line
+    ],
+)
+def test_data_that_looks_a_little_like_a_header_is_read(data: bytes) -> None:
+    teachers, warnings = untis_gpu.parse_teachers(data)
+    assert warnings == []
+    assert len(teachers) == len(data.splitlines())
+
+
+def test_a_file_of_only_a_header_has_no_rows_and_no_error() -> None:
+    assert untis_gpu.parse_substitutions(b"Nr,Datum,Stunde,Tag\r\n")[0] == []
+
+
+# Files recognised by their content
+
+
+def gpu002_line(number: int = 10) -> str:
+    values = {1: str(number), 2: "2", 5: '"5a"', 6: '"Mul"', 7: '"REV"', 15: '"20240801"'}
+    return gpu_line({**values, 16: '"20250731"', 42: '"REV_5"'}, 47)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (GPU014_FILE, "GPU014"),
+        (GPU001_FILE, "GPU001"),
+        (GPU001_FILE.decode().replace(",", "\t").encode("utf-16"), "GPU001"),
+        ((gpu002_line() + "\r\n").encode(), "GPU002"),
+        (b'1,"L","M\xfcl","20240902","20240903",1,4,"K","Fortbildung"\r\n', "GPU013"),
+        (b'2;"K";"5a";"20240904";"20240904";;;"Klassenfahrt";\r\n', "GPU013"),
+        (b"Nr,Datum,Stunde\r\n" + GPU014_FILE, "GPU014"),  # a header line does not count
+        (b'"5a","Klasse 5a",,"A101"\r\n', None),  # master data: text only
+        (b'"M","Mathematik"\r\n', None),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", None),
+        (b"", None),
+    ],
+)
+def test_gpu_file_type_is_read_from_the_content_when_the_name_does_not_say(
+    data: bytes, expected: str | None
+) -> None:
+    assert untis_gpu.gpu_file_type("vertretungen.txt", data) == expected
+    assert untis_gpu.gpu_file_type("GPU005.TXT", data) == "GPU005"
+
+
+def test_a_large_file_is_recognised_from_its_first_lines() -> None:
+    data = GPU014_FILE * 2000
+    assert len(data) > 200_000
+    assert untis_gpu.gpu_file_type("export.csv", data) == "GPU014"
+
+
+def test_parse_gpu_files_reads_a_file_by_its_content() -> None:
+    batch = untis_gpu.parse_gpu_files({"vertretungen.txt": GPU014_FILE, "notes.txt": b"hello"})
+    assert [sub.external_id for sub in batch.substitutions] == ["1", "2", "3"]
+    assert [(w.file, w.message) for w in batch.warnings] == [
+        ("notes.txt", "not a GPU file this importer reads"),
+        ("vertretungen.txt", "read as GPU014 (recognised by its content)"),
+    ]
+
+
+def test_a_named_and_a_recognised_file_of_one_type_are_refused() -> None:
+    with pytest.raises(ImportFormatError, match="second GPU014 file next to GPU014.TXT"):
+        untis_gpu.parse_gpu_files({"GPU014.TXT": gpu014(), "vertretungen.txt": GPU014_FILE})
+
+
+# Row limit
+
+
+def test_a_file_of_too_many_lines_is_refused_before_any_file_is_parsed() -> None:
+    # The cut-off GPU001 of two lines comes first, yet the GPU014 of three lines is refused.
+    files = {"GPU001.TXT": GPU001_FILE[:40], "GPU014.TXT": GPU014_FILE}
+    with pytest.raises(ImportFormatError) as error:
+        untis_gpu.parse_gpu_files(files, max_rows=2)
+    assert str(error.value) == "GPU014.TXT: the file has 3 lines; at most 2 are imported in one go"
+
+
+def test_the_default_row_limit_is_checked_before_decoding() -> None:
+    data = b"x\r\n" * 200_001 + b"\x00 binary, never decoded"
+    with pytest.raises(ImportFormatError) as error:
+        untis_gpu.parse_substitutions(data, "GPU014.TXT")
+    assert error.value.message == (
+        "the file has 200,002 lines; at most 200,000 are imported in one go"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "lines"),
+    [
+        (b"a", 1),
+        (b"a\r\nb\r\n", 2),
+        (b"a\nb", 2),
+        (b"a\rb\r\r", 3),
+        ("a\r\nb\r\n".encode("utf-16-le"), 2),
+        ("a\r\nb".encode("utf-16-be"), 2),
+    ],
+)
+def test_a_file_of_as_many_lines_as_allowed_is_read(data: bytes, lines: int) -> None:
+    untis_gpu.check_row_limit(data, "GPU006.TXT", max_rows=lines)
+    with pytest.raises(ImportFormatError, match=f"has {lines} lines; at most {lines - 1} "):
+        untis_gpu.check_row_limit(data, "GPU006.TXT", max_rows=lines - 1)
+
+
+def test_per_file_parsers_take_the_row_limit() -> None:
+    with pytest.raises(ImportFormatError, match="has 5 lines; at most 4"):
+        untis_gpu.parse_timetable(GPU001_FILE, max_rows=4)
+    assert len(untis_gpu.parse_timetable(GPU001_FILE, max_rows=5)[0]) == 5
+
+
+# What a batch is authoritative for
+
+
+def gpu013(day: str = "20240902") -> bytes:
+    return f'1,"L","Mül","{day}","{day}",1,4,"K",""\r\n'.encode()
+
+
+def test_substitutions_alone_cover_their_dates_but_no_absences() -> None:
+    batch = untis_gpu.parse_gpu_files({"GPU014.TXT": GPU014_FILE})
+    assert batch.covered_dates == {date(2024, 9, 2)}
+    assert (batch.absence_dates, batch.message_dates, batch.weekly_plan) == (set(), set(), False)
+
+
+def test_absences_with_substitutions_cover_the_substitution_dates() -> None:
+    batch = untis_gpu.parse_gpu_files({"GPU013.TXT": gpu013(), "GPU014.TXT": GPU014_FILE})
+    assert batch.absence_dates == batch.covered_dates == {date(2024, 9, 2)}
+    assert [absence.name for absence in batch.absences] == ["Mül"]
+
+
+def test_absences_without_substitutions_cover_no_date() -> None:
+    batch = untis_gpu.parse_gpu_files({"GPU013.TXT": gpu013()})
+    assert (batch.covered_dates, batch.absence_dates) == (set(), set())
+    assert len(batch.absences) == 1
+
+
+def test_a_timetable_replaces_the_weekly_plan() -> None:
+    batch = untis_gpu.parse_gpu_files({"GPU001.TXT": GPU001_FILE})
+    assert batch.weekly_plan is True
+    assert len(batch.lessons) == 5
+    assert untis_gpu.parse_gpu_files({"GPU014.TXT": GPU014_FILE}).weekly_plan is False
+
+
+@pytest.mark.parametrize("data", [b"", b"\r\n", b"Unterricht,Klasse,Lehrer,Fach\r\n"])
+def test_a_timetable_without_lessons_leaves_the_weekly_plan(data: bytes) -> None:
+    batch = untis_gpu.parse_gpu_files({"GPU001.TXT": data})
+    assert batch.weekly_plan is False
+    assert ("GPU001.TXT", "no lessons: the weekly plan was left as it is") in [
+        (w.file, w.message) for w in batch.warnings
+    ]

@@ -1,5 +1,7 @@
 """Indiware VpMobil class plans: changed entries, cancellations, merging, safety, real sample."""
 
+import codecs
+import re
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -121,17 +123,129 @@ def test_unchanged_entries_are_lessons_of_the_date_merged_across_classes() -> No
     )
 
 
+BOMB = (
+    '<!DOCTYPE VpMobil [<!ENTITY a "aaaaaaaaaa">'
+    + "".join(f'<!ENTITY {chr(98 + n)} "{("&" + chr(97 + n) + ";") * 10}">' for n in range(9))
+    + "]>"
+)
+DTDS = {
+    "entity": '<!DOCTYPE VpMobil [<!ENTITY a "aaaa">]>',
+    "external-dtd": '<!DOCTYPE VpMobil SYSTEM "http://example.invalid/x.dtd">',
+    "external-entity": '<!DOCTYPE VpMobil [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+    "bomb": BOMB,
+}
+
+
+def with_dtd(name: str, encoding: str = "utf-8") -> bytes:
+    """PLAN with a DTD whose entities are used in the plan, in the encoding given."""
+    entity = {"entity": "&a;", "external-entity": "&x;", "bomb": "&j;"}.get(name, "")
+    text = PLAN.replace('encoding="utf-8"', f'encoding="{encoding}"')
+    text = text.replace("<VpMobil>", DTDS[name] + "<VpMobil>", 1)
+    return text.replace("Sprechtag", f"Sprechtag {entity}").encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-be", "iso-8859-1"])
+@pytest.mark.parametrize("name", DTDS)
+def test_dtds_and_entities_are_refused_in_every_encoding(name: str, encoding: str) -> None:
+    data = with_dtd(name, encoding)
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + with_dtd(name, "utf-16").decode("utf-16").encode(encoding)
+    with pytest.raises(ImportFormatError) as raised:
+        indiware.parse_indiware(data, "PlanKl20240904.xml")
+    assert raised.value.message == (
+        "a DTD (<!DOCTYPE ...>), entity declarations and references to other files are not "
+        "accepted: Indiware plans have none; nothing was imported"
+    )
+
+
+def test_a_lower_case_doctype_is_no_xml() -> None:
+    text = PLAN.replace("<VpMobil>", '<!doctype VpMobil SYSTEM "x.dtd"><VpMobil>', 1)
+    with pytest.raises(ImportFormatError, match="not well-formed"):
+        parse(text)
+
+
 @pytest.mark.parametrize(
-    "prefix",
+    ("encoding", "declared"),
     [
-        '<!DOCTYPE VpMobil [<!ENTITY a "aaaa">]>',
-        '<!doctype VpMobil SYSTEM "http://example.invalid/x.dtd">',
+        ("utf-16", ""),
+        ("utf-16-be", "utf-16"),
+        ("iso-8859-1", ""),
+        ("windows-1252", ""),
+        ("utf-8", ""),
+        ("utf-8-sig", "utf-8"),
     ],
 )
-def test_dtds_and_entities_are_refused(prefix: str) -> None:
-    text = PLAN.replace("<VpMobil>", prefix + "<VpMobil>", 1)
-    with pytest.raises(ImportFormatError, match="DTD"):
-        parse(text)
+def test_plans_in_the_encoding_their_declaration_names_are_read(
+    encoding: str, declared: str
+) -> None:
+    text = PLAN.replace('encoding="utf-8"', f'encoding="{declared or encoding}"')
+    data = (codecs.BOM_UTF16_BE if encoding == "utf-16-be" else b"") + text.encode(encoding)
+    batch = indiware.parse_indiware(data, "PlanKl20240904.xml")
+    assert batch.covered_dates == {DAY}
+    assert next(sub for sub in batch.substitutions if sub.period == 1).text == "für Mat Frau Müller"
+    assert batch.substitutions == parse().substitutions
+    assert batch.lessons == parse().lessons
+
+
+def test_a_plan_covers_its_date_and_its_day_messages_but_no_absences() -> None:
+    batch = parse()
+    assert (batch.covered_dates, batch.message_dates) == ({DAY}, {DAY})
+    assert (batch.absence_dates, batch.partial_dates, batch.weekly_plan) == (set(), set(), False)
+
+
+@pytest.mark.parametrize(
+    "klassen",
+    ["<Klassen/>", "<Klassen></Klassen>", ""],
+)
+def test_a_plan_without_classes_is_refused(klassen: str) -> None:
+    start, end = PLAN.index("<Klassen>"), PLAN.index("</Klassen>") + len("</Klassen>")
+    with pytest.raises(ImportFormatError) as raised:
+        parse(PLAN[:start] + klassen + PLAN[end:])
+    assert raised.value.message == (
+        "the plan for 2024-09-04 lists no classes: it looks incomplete; nothing was imported"
+    )
+
+
+def test_a_plan_whose_day_has_no_lessons_still_lists_its_classes() -> None:
+    text = re.sub("<Pl>.*?</Pl>", "<Pl/>", PLAN, count=1, flags=re.DOTALL)
+    batch = parse(text)
+    assert batch.covered_dates == {DAY}
+    assert [lesson.classes for lesson in batch.lessons] == [("5b",)]
+
+
+CUT_OFF_MESSAGE = (
+    "the XML ends before the plan does: the file looks cut off (a download or copy that stopped "
+    "early?); nothing was imported"
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le"])
+@pytest.mark.parametrize(
+    "marker",
+    ["</VpMobil>", "</Klassen>", "</Kl>", "<Std><St>3", 'ZeitBis="08:4', "König", "ü", "Mittwoch"],
+)
+def test_a_cut_off_plan_is_refused(marker: str, encoding: str) -> None:
+    text = PLAN.replace('encoding="utf-8"', f'encoding="{encoding.replace("-le", "")}"')
+    data = codecs.BOM_UTF16_LE + text.encode(encoding) if encoding == "utf-16-le" else text.encode()
+    # Cut one byte into the marker: in the middle of a tag, a text or a character.
+    cut = data[: data.rindex(marker.encode(encoding)) + 1]
+    with pytest.raises(ImportFormatError) as raised:
+        indiware.parse_indiware(cut, "PlanKl20240904.xml")
+    assert raised.value.message == CUT_OFF_MESSAGE
+    assert raised.value.line is not None
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "shift_jis", "no-such-encoding"])
+def test_an_encoding_expat_cannot_read_is_refused(encoding: str) -> None:
+    text = PLAN.replace('encoding="utf-8"', f'encoding="{encoding}"')
+    with pytest.raises(ImportFormatError) as raised:
+        indiware.parse_indiware(text.encode("utf-8"), "PlanKl20240904.xml")
+    assert raised.value.message.startswith("the encoding its XML declaration names is not readable")
+
+
+def test_an_empty_file_is_refused() -> None:
+    with pytest.raises(ImportFormatError, match="the file is empty; nothing was imported"):
+        indiware.parse_indiware(b" \r\n", "PlanKl20240904.xml")
 
 
 def test_other_xml_and_garbage_are_format_errors() -> None:
