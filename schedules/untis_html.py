@@ -3,16 +3,23 @@
 A page holds one or more days, each a title (`mon_title`), a "Nachrichten zum Tag" table
 (`info`) and a substitution table (`mon_list`). Which columns the table has is the school's
 choice, so columns are mapped by their header text. Struck-through content is the original value.
+
+The monitor export is a chain of pages, each refreshing to the next (`subst_001.htm` ->
+`subst_002.htm` -> ... -> back to `subst_001.htm`), a day's title saying "Seite 2 / 5"; Untis
+2025 puts one chain per folder (`f1/`, `f2/`) behind a frameset page. A day is listed completely
+only when every page of its chain is in the export; a page that is cut off is refused.
 """
 
 from __future__ import annotations
 
 import codecs
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from html.parser import HTMLParser
+from urllib.parse import unquote
 
 from schedules.import_data import (
     ABSENT_CLASS,
@@ -109,6 +116,39 @@ COLUMNS: dict[str, str] = {
     "schülergruppe": "course",
 }
 _IGNORED_COLUMNS = {"tag", "wochentag", "letzte änderung"}
+# Words that head a group of columns in a second header row ("statt" over "Lehrer | Fach | Raum")
+# or prefix one header ("statt Fach", "alter Raum"): the planned value, or the new one.
+ORIGINAL_GROUPS = {
+    "statt",
+    "anstatt",
+    "für",
+    "bisher",
+    "vorher",
+    "alt",
+    "alte",
+    "alter",
+    "altes",
+    "ursprünglich",
+    "geplant",
+    "plan",
+    "regulär",
+    "eigentlich",
+}
+NEW_GROUPS = {
+    "vertretung",
+    "vertreter",
+    "neu",
+    "neue",
+    "neuer",
+    "neues",
+    "jetzt",
+    "aktuell",
+    "nachher",
+}
+# The columns that have an "original_" twin.
+_PAIRED_COLUMNS = ("classes", "teachers", "subject", "rooms")
+# A cell spanning more columns or rows than this is not a real table's.
+_MAX_SPAN = 100
 
 INFO_ABSENCES = {
     "abwesende lehrer": ABSENT_TEACHER,
@@ -122,7 +162,22 @@ _INFO_IGNORED = {"betroffene klassen", "betroffene lehrer", "betroffene räume"}
 _EMPTY_VALUES = {"", "---", "+"}
 _DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})?")
 _STAND = re.compile(r"Stand:\s*(\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2})")
-_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+# "Seite 2 / 5" in a day title: page 2 of the 5 pages of that day.
+_PAGE_OF = re.compile(r"\b(?:Seite|Page)\s*(\d{1,3})\s*/\s*(\d{1,3})", re.IGNORECASE)
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+# Where a page's declarations are: its head, well before the first day.
+_HEAD_BYTES = 16384
+_REFRESH_URL = re.compile(r"^\s*\d*(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?(['\"]?)(.*?)\1\s*$", re.I)
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# A numbered page of a chain, as Untis names them: subst_001.htm.
+_NUMBERED = re.compile(r"^(?P<stem>.*?)(?P<number>\d+)(?P<suffix>\.html?)$", re.IGNORECASE)
+_HTML_SUFFIXES = (".htm", ".html")
+# Windows-1252 as browsers read it: the five bytes it leaves undefined stay C1 control characters.
+_WINDOWS_1252 = {
+    byte: bytes([byte]).decode("cp1252")
+    for byte in range(0x80, 0xA0)
+    if byte not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
 
 
 @dataclass
@@ -130,6 +185,7 @@ class _Cell:
     plain: list[str] = field(default_factory=list)
     struck: list[str] = field(default_factory=list)
     colspan: int = 1
+    rowspan: int = 1
     css_class: str = ""
     header: bool = False
 
@@ -141,6 +197,7 @@ class _Cell:
 @dataclass
 class _Table:
     css_class: str
+    line: int
     rows: list[list[_Cell]] = field(default_factory=list)
 
 
@@ -151,18 +208,29 @@ class _Day:
 
 
 class _PageReader(HTMLParser):
-    """Collects day titles and their tables; tolerant of unclosed cells and rows."""
+    """Collects day titles and their tables, the refresh link and frames, and where it ends.
+
+    Tolerant of unclosed cells and rows; a table left open is how a cut-off page shows.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.days: list[_Day] = []
         self.text: list[str] = []
-        self._tables: list[_Table] = []
+        self.refresh = ""
+        self.frames: list[str] = []
+        # </body>, </html> or </frameset> seen: the page was written to its end.
+        self.ended = False
+        self.open_tables: list[_Table] = []
         self._cell: _Cell | None = None
         self._struck = 0
         self._title: list[str] | None = None
         self._title_tag = ""
         self._title_depth = 0
+
+    @property
+    def title_open(self) -> bool:
+        return self._title is not None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = {name: value or "" for name, value in attrs}
@@ -172,16 +240,20 @@ class _PageReader(HTMLParser):
         elif "mon_title" in css_class.split():
             self._title, self._title_tag, self._title_depth = [], tag, 1
         elif tag == "table":
-            self._tables.append(_Table(css_class))
-        elif tag == "tr" and self._tables:
+            self.open_tables.append(_Table(css_class, self.getpos()[0]))
+        elif tag == "tr" and self.open_tables:
             self._close_cell()
-            self._tables[-1].rows.append([])
-        elif tag in ("td", "th") and self._tables:
-            self._open_cell(tag, css_class, attributes.get("colspan", "1"))
+            self.open_tables[-1].rows.append([])
+        elif tag in ("td", "th") and self.open_tables:
+            self._open_cell(tag, css_class, attributes)
         elif tag in ("s", "strike", "del"):
             self._struck += 1
         elif tag == "br":
             self.handle_data("\n")
+        elif tag == "meta" and attributes.get("http-equiv", "").lower() == "refresh":
+            self.refresh = attributes.get("content", "")
+        elif tag in ("frame", "iframe") and attributes.get("src"):
+            self.frames.append(attributes["src"])
 
     def handle_endtag(self, tag: str) -> None:
         if self._title is not None and tag == self._title_tag:
@@ -191,13 +263,15 @@ class _PageReader(HTMLParser):
                 self._title = None
         elif tag in ("td", "th"):
             self._close_cell()
-        elif tag == "table" and self._tables:
+        elif tag == "table" and self.open_tables:
             self._close_cell()
-            table = self._tables.pop()
+            table = self.open_tables.pop()
             if self.days:
                 self.days[-1].tables.append(table)
         elif tag in ("s", "strike", "del"):
             self._struck = max(0, self._struck - 1)
+        elif tag in ("body", "html", "frameset"):
+            self.ended = True
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
@@ -206,18 +280,27 @@ class _PageReader(HTMLParser):
         elif self._cell is not None:
             (self._cell.struck if self._struck else self._cell.plain).append(data)
 
-    def _open_cell(self, tag: str, css_class: str, colspan: str) -> None:
+    def _open_cell(self, tag: str, css_class: str, attributes: dict[str, str]) -> None:
         self._close_cell()
-        rows = self._tables[-1].rows
+        rows = self.open_tables[-1].rows
         if not rows:
             rows.append([])
-        span = int(colspan) if colspan.isdigit() else 1
-        self._cell = _Cell(colspan=span, css_class=css_class, header=tag == "th")
+        self._cell = _Cell(
+            colspan=_span(attributes.get("colspan", "")),
+            rowspan=_span(attributes.get("rowspan", "")),
+            css_class=css_class,
+            header=tag == "th",
+        )
         rows[-1].append(self._cell)
 
     def _close_cell(self) -> None:
         self._cell = None
         self._struck = 0
+
+
+def _span(value: str) -> int:
+    value = value.strip()
+    return min(int(value), _MAX_SPAN) if value.isdigit() and int(value) > 0 else 1
 
 
 def _clean(text: str) -> str:
@@ -226,34 +309,124 @@ def _clean(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def decode_html(data: bytes) -> str:
-    """Decode a page: valid UTF-8 wins over the meta charset, which defaults to ISO-8859-1."""
+def _windows_1252(data: bytes) -> str:
+    return data.decode("latin-1").translate(_WINDOWS_1252)
+
+
+def decode_html(data: bytes, file: str = "subst_001.htm") -> tuple[str, list[ParseWarning]]:
+    """Decode a page strictly as it declares, else as Windows-1252 with a warning.
+
+    Valid UTF-8 wins over a declared single-byte charset: pages re-saved as UTF-8 keep their old
+    iso-8859-1 meta tag, and German text in Windows-1252 is practically never valid UTF-8.
+    """
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
+        data, declared = data[len(codecs.BOM_UTF8) :], "utf-8"
+    else:
+        match = _CHARSET.search(data[:_HEAD_BYTES])
+        declared = match.group(1).decode("ascii").lower() if match else ""
     try:
-        # Pages re-saved as UTF-8 keep their old iso-8859-1 meta tag; Latin-1 German text is
-        # practically never valid UTF-8, so a clean UTF-8 decode is the stronger signal.
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    match = _CHARSET.search(data[:4096])
-    charset = match.group(1).decode("ascii").lower() if match else "iso-8859-1"
-    if charset in ("iso-8859-1", "latin1", "latin-1", "us-ascii"):
-        charset = "cp1252"  # as browsers do: cp1252 is a superset for printable text
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    if not declared:
+        return _windows_1252(data), []
     try:
-        return data.decode(charset, errors="replace")
+        codec = codecs.lookup(declared).name
     except LookupError:
-        return data.decode("cp1252", errors="replace")
+        message = f"declares the unknown charset {declared!r}; read as Windows-1252"
+        return _windows_1252(data), [ParseWarning(file, None, message)]
+    if codec in ("iso8859-1", "ascii", "cp1252"):
+        # As browsers do: Windows-1252 is a superset of these for printable text.
+        return _windows_1252(data), []
+    error = utf8_error
+    if not codec.startswith(("utf-8", "utf-16", "utf-32")):
+        try:
+            return data.decode(codec), []
+        except UnicodeDecodeError as exc:
+            error = exc
+    line = data.count(b"\n", 0, error.start) + 1
+    message = (
+        f"declares charset {declared!r} but is not written in it; read as Windows-1252 "
+        "(check names with umlauts)"
+    )
+    return _windows_1252(data), [ParseWarning(file, line, message)]
+
+
+@dataclass(frozen=True)
+class _Title:
+    """A day a page shows; page and pages from "Seite 2 / 5", None when the title lacks it."""
+
+    day: date
+    page: int | None = None
+    pages: int | None = None
+
+
+@dataclass
+class _Page:
+    file: str
+    batch: ImportBatch
+    titles: list[_Title]
+    refresh: str = ""
+    frames: list[str] = field(default_factory=list)
 
 
 def parse_untis_html(data: bytes, file: str = "subst_001.htm") -> ImportBatch:
-    """Parse one Untis HTML substitution page into an ImportBatch."""
-    reader = _PageReader()
-    reader.feed(decode_html(data))
-    reader.close()
-    if not reader.days:
-        raise ImportFormatError(file, None, "not an Untis substitution page: no day title")
+    """Parse one Untis HTML substitution page into an ImportBatch covering its days."""
+    page = _read_page(data, file)
+    if not page.titles and page.frames:
+        message = "a frameset page: import it together with the folders of its frames"
+        raise ImportFormatError(file, None, message)
+    _settle(page.batch, {title.day for title in page.titles}, set())
+    return page.batch
+
+
+def parse_untis_html_pages(pages: dict[str, bytes]) -> ImportBatch:
+    """Parse the pages of one export, by path ("subst_001.htm", "f1/subst_001.htm"), as one batch.
+
+    A day of a chain whose pages are not all in the export is partial, not covered.
+    """
+    read = [_read_page(data, name) for name, data in sorted(pages.items())]
     batch = ImportBatch(source=SOURCE)
+    for page in read:
+        batch.substitutions.extend(page.batch.substitutions)
+        batch.absences.extend(page.batch.absences)
+        batch.day_messages.extend(page.batch.day_messages)
+        batch.warnings.extend(page.batch.warnings)
+        batch.generated_at = max(
+            filter(None, (batch.generated_at, page.batch.generated_at)), default=None
+        )
+    chains = _Chains(read)
+    batch.missing_pages = chains.missing_pages()
+    batch.warnings.extend(chains.warnings())
+    days = {title.day for page in read for title in page.titles}
+    _settle(batch, days - set(chains.gaps), set(chains.gaps))
+    return batch
+
+
+def _settle(batch: ImportBatch, complete: set[date], partial: set[date]) -> None:
+    """Set what the batch is authoritative for; days with entries but not complete are partial."""
+    # Monitor pages repeat the day's news and absences on every page.
+    batch.absences = list(dict.fromkeys(batch.absences))
+    batch.day_messages = list(dict.fromkeys(batch.day_messages))
+    batch.substitutions = _unique_substitutions(batch.substitutions)
+    batch.covered_dates = set(complete)
+    batch.absence_dates = set(complete)
+    batch.message_dates = set(complete)
+    entry_dates = {sub.date for sub in batch.substitutions}
+    entry_dates |= {message.date for message in batch.day_messages}
+    entry_dates |= {
+        day for absence in batch.absences for day in (absence.from_date, absence.to_date)
+    }
+    batch.partial_dates = (partial | entry_dates) - complete
+
+
+def _read_page(data: bytes, file: str) -> _Page:
+    text, warnings = decode_html(data, file)
+    reader = _PageReader()
+    reader.feed(text)
+    reader.close()
+    _refuse_cut_off(reader, file, text.count("\n") + 1)
+    batch = ImportBatch(source=SOURCE, warnings=warnings)
     stand = _STAND.search("".join(reader.text))
     if stand:
         stamp = " ".join(stand.group(1).split())
@@ -262,49 +435,223 @@ def parse_untis_html(data: bytes, file: str = "subst_001.htm") -> ImportBatch:
         except ValueError:
             message = f"Stand {stamp!r} is not a valid date and time; ignored"
             batch.warnings.append(ParseWarning(file, None, message))
-    for day in reader.days:
-        _read_day(day, file, batch)
-    batch.substitutions = _unique_substitutions(batch.substitutions)
-    return batch
+    titles = [title for day in reader.days if (title := _read_day(day, file, batch))]
+    return _Page(file, batch, titles, reader.refresh, reader.frames)
 
 
-def parse_untis_html_pages(pages: dict[str, bytes]) -> ImportBatch:
-    """Parse several pages of one export (subst_001.htm, subst_002.htm, ...) into one batch."""
-    batch = ImportBatch(source=SOURCE)
-    for name, data in sorted(pages.items()):
-        page = parse_untis_html(data, name)
-        batch.substitutions.extend(page.substitutions)
-        batch.absences.extend(page.absences)
-        batch.day_messages.extend(page.day_messages)
-        batch.covered_dates |= page.covered_dates
-        batch.warnings.extend(page.warnings)
-        batch.generated_at = max(
-            filter(None, (batch.generated_at, page.generated_at)), default=None
-        )
-    # Monitor pages repeat the day's news and absences on every page.
-    batch.absences = list(dict.fromkeys(batch.absences))
-    batch.day_messages = list(dict.fromkeys(batch.day_messages))
-    batch.substitutions = _unique_substitutions(batch.substitutions)
-    return batch
+def _refuse_cut_off(reader: _PageReader, file: str, lines: int) -> None:
+    """A page whose export or download stopped early would drop the rest of its day: refuse it."""
+    stopped = "the export or its download stopped early; import the complete page"
+    if reader.open_tables:
+        table = reader.open_tables[0]
+        name = f"the table {table.css_class!r}" if table.css_class else "a table"
+        message = f"the page is cut off: {name} that begins here is never closed ({stopped})"
+        raise ImportFormatError(file, table.line, message)
+    if reader.title_open:
+        raise ImportFormatError(file, lines, f"the page is cut off in a day title ({stopped})")
+    if not reader.days and not reader.frames:
+        message = "not an Untis substitution page: no day title"
+        if not reader.ended:
+            message += ", and it does not end with </html> (cut off?)"
+        raise ImportFormatError(file, None, message)
+    if not reader.ended:
+        message = f"the page is cut off: it does not end with </html> ({stopped})"
+        raise ImportFormatError(file, lines, message)
 
 
-def _read_day(day: _Day, file: str, batch: ImportBatch) -> None:
+def _read_day(day: _Day, file: str, batch: ImportBatch) -> _Title | None:
     match = _DATE.search(day.title)
     if not match or not match.group(3):
         batch.warnings.append(ParseWarning(file, None, f"day title {day.title!r} has no date"))
-        return
+        return None
     try:
         page_date = date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
     except ValueError as exc:
         message = f"day title {day.title!r}: {match.group(0)!r} is not a valid date"
         raise ImportFormatError(file, None, message) from exc
-    batch.covered_dates.add(page_date)
+    title = _Title(page_date)
+    page_of = _PAGE_OF.search(day.title)
+    if page_of:
+        number, pages = int(page_of.group(1)), int(page_of.group(2))
+        if 1 <= number <= pages:
+            title = _Title(page_date, number, pages)
+        else:
+            # Unreadable numbering: the day cannot be known complete.
+            title = _Title(page_date, 0, 0)
+            message = f"day title {day.title!r}: {page_of.group(0)!r} is not a page of the day"
+            batch.warnings.append(ParseWarning(file, None, message))
     for table in day.tables:
         classes = table.css_class.split()
         if "info" in classes:
             _read_info(table, page_date, batch)
         elif "mon_list" in classes:
             _read_list(table, page_date, file, batch)
+    return title
+
+
+@dataclass
+class _Gap:
+    """Why a day of a chain is not complete: its missing page numbers, the missing files."""
+
+    file: str
+    numbers: str = ""
+    pages: set[str] = field(default_factory=set)
+
+
+class _Chains:
+    """What the refresh links, frames and "Seite x / y" of an export's pages say is missing.
+
+    A chain is a folder's pages linked by their refresh links; frames name each chain's first
+    page. "Seite x / y" tells which pages of a day are there. Where a title lacks it, the day on
+    the page before a missing one may continue there, and the one on the page after it may begin
+    there.
+    """
+
+    def __init__(self, pages: list[_Page]) -> None:
+        self.pages = pages
+        self.present = {_path_key(page.file) for page in pages}
+        # Missing pages by path key: the name as the export spells it, the page that names it.
+        self.missing: dict[str, tuple[str, str]] = {}
+        self.linked: set[str] = set()
+        self.next_missing: dict[str, str] = {}
+        self.gaps: dict[date, _Gap] = {}
+        self._follow_links()
+        self._count_pages()
+        self._look_beside_missing_pages()
+
+    def missing_pages(self) -> list[str]:
+        return sorted(name for name, _ in self.missing.values())
+
+    def warnings(self) -> list[ParseWarning]:
+        warnings = []
+        for day, gap in sorted(self.gaps.items()):
+            reasons = [gap.numbers] if gap.numbers else []
+            if gap.pages:
+                reasons.append(f"not in the export: {', '.join(sorted(gap.pages))}")
+            message = (
+                f"{day:%d.%m.%Y} is not complete ({'; '.join(reasons)}): its substitutions, "
+                "absences and messages are added or updated, none are removed"
+            )
+            warnings.append(ParseWarning(gap.file, None, message))
+        told = {_path_key(name) for gap in self.gaps.values() for name in gap.pages}
+        for key, (name, referrer) in sorted(self.missing.items()):
+            if key not in told:
+                message = (
+                    f"{name} is not in the export (named by {referrer}): the days on it are not "
+                    "known and keep their substitutions"
+                )
+                warnings.append(ParseWarning(referrer, None, message))
+        return warnings
+
+    def _add_missing(self, name: str, referrer: str) -> None:
+        self.missing.setdefault(_path_key(name), (name, referrer))
+
+    def _follow_links(self) -> None:
+        for page in self.pages:
+            # Frames name the chains of an index page; a frame on a day's page is something else.
+            links = [] if page.titles else [(url, False) for url in page.frames]
+            links += [(_refresh_url(page.refresh), True)] if page.refresh else []
+            for url, refresh in links:
+                target = _link(page.file, url)
+                if target is None or not target.lower().endswith(_HTML_SUFFIXES):
+                    continue
+                if _path_key(target) in self.present:
+                    self.linked.add(_path_key(target))
+                elif not refresh or _NUMBERED.match(posixpath.basename(target)):
+                    # A refresh to another name ("next.htm") leaves the export: not a gap.
+                    self._add_missing(target, page.file)
+                    if refresh:
+                        self.next_missing[page.file] = target
+
+    def _count_pages(self) -> None:
+        """Days whose "Seite x / y" pages are not all there, with their files where known."""
+        shown: dict[tuple[str, date], list[tuple[_Page, _Title]]] = {}
+        for page in self.pages:
+            for title in page.titles:
+                if title.pages is not None:
+                    key = (_folder_key(page.file), title.day)
+                    shown.setdefault(key, []).append((page, title))
+        for (_, day), showing in shown.items():
+            total = max(title.pages or 0 for _, title in showing)
+            numbers = sorted(set(range(1, total + 1)) - {title.page for _, title in showing})
+            if total and not numbers:
+                continue
+            gap = self.gaps.setdefault(day, _Gap(showing[0][0].file))
+            gap.numbers = (
+                f"pages {_ranges(numbers)} of {total} are missing"
+                if numbers
+                else "its page numbers are not readable"
+            )
+            for name in _guess_pages(showing, numbers):
+                if _path_key(name) not in self.present:
+                    self._add_missing(name, showing[0][0].file)
+                    gap.pages.add(name)
+
+    def _look_beside_missing_pages(self) -> None:
+        """Days without page numbers that may continue on, or begin on, a missing page."""
+        broken = {_folder_key(name) for name, _ in self.missing.values()}
+        for page in self.pages:
+            if not page.titles:
+                continue
+            last, first = page.titles[-1], page.titles[0]
+            after = self.next_missing.get(page.file)
+            if after and (last.pages is None or last.day in self.gaps):
+                self.gaps.setdefault(last.day, _Gap(page.file)).pages.add(after)
+            folder = _folder_key(page.file)
+            if folder in broken and _path_key(page.file) not in self.linked and not first.pages:
+                before = {name for name, _ in self.missing.values() if _folder_key(name) == folder}
+                self.gaps.setdefault(first.day, _Gap(page.file)).pages.update(before)
+
+
+def _guess_pages(showing: list[tuple[_Page, _Title]], numbers: list[int]) -> list[str]:
+    """The files of a day's missing pages, from a numbered page showing only that day."""
+    for page, title in showing:
+        match = _NUMBERED.match(posixpath.basename(page.file))
+        if match and len(page.titles) == 1 and title.page:
+            offset = int(match["number"]) - title.page
+            folder, width = posixpath.dirname(page.file), len(match["number"])
+            stem, suffix = match["stem"], match["suffix"]
+            return [
+                posixpath.join(folder, f"{stem}{offset + number:0{width}d}{suffix}")
+                for number in numbers
+                if offset + number >= 1
+            ]
+    return []
+
+
+def _ranges(numbers: list[int]) -> str:
+    """Write [2, 3, 4, 7] as "2-4, 7"."""
+    parts: list[list[int]] = []
+    for number in numbers:
+        if parts and parts[-1][-1] == number - 1:
+            parts[-1].append(number)
+        else:
+            parts.append([number])
+    return ", ".join(f"{part[0]}-{part[-1]}" if len(part) > 1 else str(part[0]) for part in parts)
+
+
+def _refresh_url(content: str) -> str:
+    """The URL of a refresh meta tag's content, "8; URL=subst_002.htm"."""
+    match = _REFRESH_URL.match(content)
+    return match.group(2).strip() if match else ""
+
+
+def _link(file: str, url: str) -> str | None:
+    """The export path a link on a page names; None when it leads out of the export."""
+    url = unquote(url.split("#")[0].split("?")[0].strip()).replace("\\", "/")
+    if not url or url.startswith("/") or _URL_SCHEME.match(url):
+        return None
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(file.replace("\\", "/")), url))
+    return None if path == ".." or path.startswith("../") else path
+
+
+def _path_key(path: str) -> str:
+    """Compare paths as the Windows file systems Untis writes to do: ignoring case."""
+    return posixpath.normpath(path.replace("\\", "/")).lower()
+
+
+def _folder_key(path: str) -> str:
+    return _path_key(posixpath.dirname(path.replace("\\", "/")))
 
 
 def _read_info(table: _Table, day: date, batch: ImportBatch) -> None:
@@ -355,12 +702,16 @@ def _period_ranges(text: str) -> list[tuple[int, int]]:
 
 def _read_list(table: _Table, day: date, file: str, batch: ImportBatch) -> None:
     columns: list[str] = []
+    headers: list[list[_Cell]] = []
     group = ""
-    for row in table.rows:
-        if not row:
+    for row in [*table.rows, []]:
+        if row and all(cell.header for cell in row):
+            headers.append(row)
             continue
-        if all(cell.header for cell in row):
-            columns = _map_columns(row, file, batch)
+        if headers:
+            columns = _map_columns(headers, file, batch)
+            headers = []
+        if not row:
             continue
         if len(row) == 1 and row[0].colspan > 1:
             if "inline_header" in row[0].css_class.split():
@@ -378,15 +729,74 @@ def _read_list(table: _Table, day: date, file: str, batch: ImportBatch) -> None:
             batch.substitutions.append(substitution)
 
 
-def _map_columns(row: list[_Cell], file: str, batch: ImportBatch) -> list[str]:
+def _map_columns(rows: list[list[_Cell]], file: str, batch: ImportBatch) -> list[str]:
+    """Map header rows to fields; a cell of an upper row ("statt") heads the columns below it."""
     columns = []
-    for cell in row:
-        header = cell.text.replace("\n", " ").lower()
-        column = COLUMNS.get(header, "")
-        if not column and header not in _IGNORED_COLUMNS:
-            batch.warnings.append(ParseWarning(file, None, f"column {cell.text!r} not read"))
-        columns.append(column)
+    for labels in _header_labels(rows):
+        column = _column(labels)
+        if column is None:
+            label = " ".join(labels)
+            batch.warnings.append(ParseWarning(file, None, f"column {label!r} not read"))
+        columns.append(column or "")
+    for paired in _PAIRED_COLUMNS:
+        for name in (paired, f"original_{paired}"):
+            if columns.count(name) > 1:
+                message = f"{columns.count(name)} columns read as {name}; their values are joined"
+                batch.warnings.append(ParseWarning(file, None, message))
     return columns
+
+
+def _header_labels(rows: list[list[_Cell]]) -> list[list[str]]:
+    """Each column's header texts from the top row down, colspan and rowspan spread out."""
+    grid: dict[tuple[int, int], str] = {}
+    for top, row in enumerate(rows):
+        column = 0
+        for cell in row:
+            while (top, column) in grid:
+                column += 1
+            for below in range(top, min(top + cell.rowspan, len(rows))):
+                for right in range(column, column + cell.colspan):
+                    grid[below, right] = cell.text.replace("\n", " ")
+            column += cell.colspan
+    width = 1 + max((column for _, column in grid), default=-1)
+    labels: list[list[str]] = []
+    for column in range(width):
+        texts: list[str] = []
+        for top in range(len(rows)):
+            text = grid.get((top, column), "")
+            if text and text not in texts:
+                texts.append(text)
+        labels.append(texts)
+    return labels
+
+
+def _column(labels: list[str]) -> str | None:
+    """The field a column's header texts name: "" for an ignored column, None when unknown.
+
+    A group word ("statt", "alt") above or before a paired column makes it the original value.
+    """
+    column: str | None = None
+    original = False
+    for depth, label in enumerate(labels, start=1):
+        text = " ".join(label.lower().rstrip(":").split())
+        word, _, rest = text.partition(" ")
+        if text in COLUMNS:
+            column = COLUMNS[text]
+        elif text in _IGNORED_COLUMNS:
+            column = ""
+        elif text in ORIGINAL_GROUPS:
+            original = True
+        elif word in ORIGINAL_GROUPS and rest in COLUMNS:
+            column, original = COLUMNS[rest], True
+        elif word in NEW_GROUPS and rest in COLUMNS:
+            column = COLUMNS[rest]
+        elif text not in NEW_GROUPS and depth == len(labels):
+            # An unknown group above a known header is a heading; an unknown header is not read.
+            return None
+    if not original or not column or column.startswith("original_"):
+        return column
+    # A planned period or date ("statt Stunde") has no field of its own.
+    return f"original_{column}" if column in _PAIRED_COLUMNS else None
 
 
 @dataclass

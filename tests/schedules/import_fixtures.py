@@ -157,3 +157,114 @@ INDIWARE_PLAN = """<?xml version="1.0" encoding="utf-8"?>
   <ZusatzInfo><ZiZeile>Heute Wandertag der 7. Klassen.</ZiZeile></ZusatzInfo>
 </VpMobil>
 """
+
+
+# What a refused import may write: its line in the history and the audit event of it.
+HISTORY_TABLES = ("timetable_imports", "audit_events")
+
+
+def plan_state() -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but the import history, to compare before and after."""
+    from sqlalchemy import select
+
+    from mdm.extensions import db
+
+    return {
+        table.name: sorted(
+            (tuple(str(value) for value in row) for row in db.session.execute(select(table))),
+        )
+        for table in db.metadata.sorted_tables
+        if table.name not in HISTORY_TABLES
+    }
+
+
+def history() -> list[tuple[str, str | None]]:
+    """The school's import history, oldest first: (status, reason)."""
+    from sqlalchemy import select
+
+    from mdm.extensions import db
+    from schedules.models import TimetableImport
+
+    rows = db.session.execute(
+        select(TimetableImport.status, TimetableImport.reason).order_by(TimetableImport.id)
+    )
+    return [(status, reason) for status, reason in rows]
+
+
+# Untis HTML monitor pages (subst_NNN.htm), as Untis 2025 writes them
+
+MONITOR_HEADERS = ("Klasse(n)", "Stunde", "(Lehrer)", "Vertreter", "Fach", "Raum", "Art")
+
+
+def monitor_page(
+    *days: tuple[str, str],
+    refresh: str = "",
+    charset: str = "iso-8859-1",
+    headers: str = "",
+    info: str = "",
+) -> str:
+    """A monitor page (subst_NNN.htm) with (day title, rows) per day, ending as Untis ends it."""
+    head = headers or (
+        "<tr class='list'>"
+        + "".join(f'<th class="list" align="center">{header}</th>' for header in MONITOR_HEADERS)
+        + "</tr>"
+    )
+    refresh_meta = f'<meta http-equiv="refresh" content="8; URL={refresh}">\n' if refresh else ""
+    body = "".join(
+        f'<center>\n<div class="mon_title">{title}</div>\n'
+        '<table class="info" >\n'
+        '<tr class="info"><th class="info" align="center" colspan="2">Nachrichten zum Tag</th>'
+        f"</tr>\n{info}</table>\n<p>\n"
+        f'<table class="mon_list" >\n{head}\n{rows}\n</table>\n<p>\n</center>\n'
+        for title, rows in days
+    )
+    return (
+        "<html>\n<head>\n<title>Untis 2025 Vertretungsplan</title>\n"
+        f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">\n'
+        '<meta http-equiv="expires" content="0">\n'
+        '<style type="text/css">\n.mon_title { font-weight: bold; }\n</style>\n'
+        '<meta name="generator" content="Untis 2025">\n'
+        f"{refresh_meta}</head>\n<body>\n"
+        '<table class="mon_head">\n<tr><td valign="bottom"><h1><strong>Untis</strong> 2025 '
+        '</h1></td><td align="right" valign="bottom"><p>Beispielschule<br>'
+        "Stand: 23.11.2026 07:12</p></td></tr>\n</table>\n\n"
+        f"{body}"
+        '<p><center><font face="Arial" size="2"><a href="http://www.untis.at" target="_blank">'
+        "Untis Stundenplan Software</a></font></center>\n</body>\n</html>\n"
+    )
+
+
+def substitution_row(classes: str, period: str, art: str = "Vertretung") -> str:
+    return (
+        "<tr class='list odd'>"
+        + "".join(
+            f'<td class="list" align="center">{cell}</td>'
+            for cell in (classes, period, "Mül", "Sch", "M", "A101", art)
+        )
+        + "</tr>"
+    )
+
+
+def frameset(*frames: str) -> str:
+    """The Untis 2025 index page (subst.htm) showing one chain per frame."""
+    return (
+        "<html>\n<head>\n<title>Untis 2025 Vertretungsplan</title>\n"
+        '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n</head>\n'
+        '<frameset rows="50%,50%" frameborder="0">\n'
+        + "".join(
+            f'<frame src="{src}" name="f{n}" scrolling="no">\n' for n, src in enumerate(frames)
+        )
+        + "</frameset>\n</html>\n"
+    )
+
+
+def monday(page: int | None = None, pages: int | None = None) -> str:
+    return "23.11.2026 Montag, Woche A" + (f" (Seite {page} / {pages})" if page else "")
+
+
+def tuesday(page: int | None = None, pages: int | None = None) -> str:
+    return "24.11.2026 Dienstag, Woche B" + (f" (Seite {page} / {pages})" if page else "")
+
+
+def encoded(pages: dict[str, str]) -> dict[str, bytes]:
+    return {name: html.encode("cp1252") for name, html in pages.items()}

@@ -23,6 +23,16 @@ from schedules.import_data import (
     DayMessage,
     ImportFormatError,
 )
+from tests.schedules.import_fixtures import (
+    MONDAY,
+    TUESDAY,
+    encoded,
+    frameset,
+    monday,
+    monitor_page,
+    substitution_row,
+    tuesday,
+)
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "untis"
 DAY = date(2024, 9, 2)
@@ -336,3 +346,406 @@ def test_absurd_periods_are_skipped_with_a_warning(period: str) -> None:
     )
     assert batch.substitutions == []
     assert [w.message for w in batch.warnings] == [f"period {period!r} not readable"]
+
+
+# Pages as Untis' monitor export writes them (see the samples): a head with the charset and the
+# refresh to the next page, the school's head table, then per day a title, its news and its list.
+COMPLETE = monitor_page(
+    (monday(), substitution_row("5a", "1")), (tuesday(), substitution_row("5b", "2"))
+)
+
+
+@pytest.mark.parametrize(
+    ("cut", "where"),
+    [
+        pytest.param(COMPLETE.index("<td", COMPLETE.index("5b")), "never closed", id="in a row"),
+        pytest.param(COMPLETE.index("5b") - 15, "never closed", id="in a tag"),
+        pytest.param(COMPLETE.rindex("</tr>") + 3, "never closed", id="in the last row's end"),
+        pytest.param(COMPLETE.index("Nachrichten"), "never closed", id="in the news"),
+        pytest.param(COMPLETE.index("Dienstag"), "in a day title", id="in a day title"),
+        pytest.param(
+            COMPLETE.index("<center>", COMPLETE.index("5a")),
+            "does not end with </html>",
+            id="after the first of two days",
+        ),
+        pytest.param(
+            COMPLETE.rindex("</table>") + len("</table>"),
+            "does not end with </html>",
+            id="after the last list",
+        ),
+        pytest.param(COMPLETE.rindex("</body>"), "does not end with </html>", id="before </body>"),
+    ],
+)
+def test_a_cut_off_page_is_refused(cut: int, where: str) -> None:
+    pages = {"subst_001.htm": COMPLETE[:cut].encode("cp1252")}
+    with pytest.raises(ImportFormatError, match="cut off") as raised:
+        untis_html.parse_untis_html_pages(pages)
+    assert where in raised.value.message
+    assert raised.value.file == "subst_001.htm"
+
+
+def test_a_cut_off_list_names_the_line_where_it_begins() -> None:
+    cut = COMPLETE[: COMPLETE.rindex("</table>")]
+    with pytest.raises(ImportFormatError) as raised:
+        untis_html.parse_untis_html(cut.encode(), "subst_003.htm")
+    begins = COMPLETE.count("\n", 0, COMPLETE.rindex('<table class="mon_list"')) + 1
+    assert raised.value.line == begins
+    assert "'mon_list'" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        COMPLETE,
+        COMPLETE + "\r\n\r\n  \n",
+        COMPLETE + "<!-- Hosting: Seite erzeugt in 0.02 s --><script>track()</script>",
+        COMPLETE.replace("</html>", ""),
+        COMPLETE.replace("</body>", "").replace("</html>", "</HTML>"),
+        COMPLETE.replace("</td>", "").replace("</tr>", ""),
+    ],
+)
+def test_a_complete_page_is_never_refused(ending: str) -> None:
+    batch = untis_html.parse_untis_html_pages({"subst_001.htm": ending.encode("cp1252")})
+    assert batch.covered_dates == {MONDAY, TUESDAY}
+    assert [sub.new_classes for sub in batch.substitutions] == [("5a",), ("5b",)]
+    assert batch.warnings == []
+
+
+def test_the_real_samples_are_complete_pages() -> None:
+    for name in ("subst-2019-schulit.htm", "subst_001-monitor-2018.htm"):
+        assert untis_html.parse_untis_html_pages({name: sample(name)}).substitutions
+
+
+def test_a_chain_of_three_pages_all_there_covers_its_day() -> None:
+    info = "<tr class='info'><td class='info' colspan=\"2\">Elternsprechtag</td></tr>"
+    pages = {
+        f"subst_00{n}.htm": monitor_page(
+            (monday(n, 3), substitution_row("5a", str(n))),
+            refresh=f"subst_00{n % 3 + 1}.htm",
+            info=info,
+        )
+        for n in (1, 2, 3)
+    }
+    batch = untis_html.parse_untis_html_pages(encoded(pages))
+    assert [sub.period for sub in batch.substitutions] == [1, 2, 3]
+    assert batch.covered_dates == batch.absence_dates == batch.message_dates == {MONDAY}
+    assert batch.partial_dates == set()
+    assert batch.missing_pages == []
+    assert batch.warnings == []
+    assert batch.day_messages == [DayMessage(MONDAY, "Elternsprechtag")]
+
+
+def test_only_page_one_of_five_adds_its_entries_and_removes_nothing() -> None:
+    first = monitor_page((monday(1, 5), substitution_row("5a", "1")), refresh="subst_002.htm")
+    batch = untis_html.parse_untis_html_pages(encoded({"subst_001.htm": first}))
+    assert [sub.new_classes for sub in batch.substitutions] == [("5a",)]
+    assert batch.partial_dates == {MONDAY}
+    assert batch.covered_dates == batch.absence_dates == batch.message_dates == set()
+    assert batch.missing_pages == [f"subst_00{n}.htm" for n in (2, 3, 4, 5)]
+    assert len(batch.warnings) == 1
+    warning = batch.warnings[0]
+    assert warning.file == "subst_001.htm"
+    assert "23.11.2026 is not complete (pages 2-5 of 5 are missing" in warning.message
+    assert "subst_002.htm, subst_003.htm, subst_004.htm, subst_005.htm" in warning.message
+    assert "none are removed" in warning.message
+
+
+@pytest.mark.parametrize("numbered", [True, False], ids=["with Seite", "without Seite"])
+def test_a_day_whose_next_page_is_missing_is_partial(numbered: bool) -> None:
+    # Page 2 of Monday is gone; page 1 refreshes to it.
+    title = monday(1, 2) if numbered else monday()
+    pages = {
+        "subst_001.htm": monitor_page((title, substitution_row("5a", "1")), refresh="subst_002.htm")
+    }
+    batch = untis_html.parse_untis_html_pages(encoded(pages))
+    assert (batch.covered_dates, batch.partial_dates) == (set(), {MONDAY})
+    assert batch.missing_pages == ["subst_002.htm"]
+    assert "subst_002.htm" in batch.warnings[0].message
+
+
+def test_a_day_that_may_begin_on_a_missing_page_is_partial() -> None:
+    # Without "Seite x / y" Tuesday, after the gap, may have begun on the missing subst_002.htm.
+    pages = {
+        "subst_001.htm": monitor_page(
+            (monday(), substitution_row("5a", "1")), refresh="subst_002.htm"
+        ),
+        "subst_003.htm": monitor_page(
+            (tuesday(), substitution_row("5b", "1")), refresh="subst_001.htm"
+        ),
+    }
+    batch = untis_html.parse_untis_html_pages(encoded(pages))
+    assert batch.partial_dates == {MONDAY, TUESDAY}
+    assert batch.covered_dates == set()
+    assert batch.missing_pages == ["subst_002.htm"]
+
+
+def test_a_missing_page_between_two_complete_days_is_named() -> None:
+    # Seite 1 / 1 says both days are whole: what subst_002.htm held cannot be known.
+    pages = {
+        "subst_001.htm": monitor_page(
+            (monday(1, 1), substitution_row("5a", "1")), refresh="subst_002.htm"
+        ),
+        "subst_003.htm": monitor_page(
+            (tuesday(1, 1), substitution_row("5b", "1")), refresh="subst_001.htm"
+        ),
+    }
+    batch = untis_html.parse_untis_html_pages(encoded(pages))
+    assert batch.covered_dates == {MONDAY, TUESDAY}
+    assert batch.missing_pages == ["subst_002.htm"]
+    assert [(w.file, w.message) for w in batch.warnings] == [
+        (
+            "subst_001.htm",
+            "subst_002.htm is not in the export (named by subst_001.htm): the days on it are not "
+            "known and keep their substitutions",
+        )
+    ]
+
+
+def test_a_refresh_out_of_the_chain_is_no_gap() -> None:
+    batch = untis_html.parse_untis_html_pages({"subst-2019.htm": sample("subst-2019-schulit.htm")})
+    assert batch.covered_dates == {date(2019, 6, 10)}
+    assert batch.missing_pages == []
+    # The exam row of the page is on another day, which the page does not list completely.
+    assert batch.partial_dates == {date(2019, 6, 13)}
+
+
+def test_the_real_monitor_page_alone_is_page_one_of_a_chain() -> None:
+    batch = untis_html.parse_untis_html_pages(
+        {"subst_001.htm": sample("subst_001-monitor-2018.htm")}
+    )
+    assert batch.partial_dates == {date(2018, 1, 1)}
+    assert batch.covered_dates == set()
+    assert batch.missing_pages == ["subst_002.htm"]
+    assert len(batch.substitutions) == 9
+
+
+def untis_2025_export() -> dict[str, str]:
+    """Monday in f1 on two pages, Tuesday in f2 on one, behind the frameset page."""
+    return {
+        "subst.htm": frameset("f1/subst_001.htm", "f2/subst_001.htm"),
+        "f1/subst_001.htm": monitor_page(
+            (monday(1, 2), substitution_row("5a", "1")), refresh="subst_002.htm"
+        ),
+        "f1/subst_002.htm": monitor_page(
+            (monday(2, 2), substitution_row("5a", "2")), refresh="subst_001.htm"
+        ),
+        "f2/subst_001.htm": monitor_page(
+            (tuesday(1, 1), substitution_row("5b", "3")), refresh="subst_001.htm"
+        ),
+    }
+
+
+def test_the_untis_2025_frameset_imports_both_chains() -> None:
+    batch = untis_html.parse_untis_html_pages(encoded(untis_2025_export()))
+    assert batch.warnings == []
+    assert batch.covered_dates == {MONDAY, TUESDAY}
+    assert batch.partial_dates == set()
+    assert [(sub.date, sub.period) for sub in batch.substitutions] == [
+        (MONDAY, 1),
+        (MONDAY, 2),
+        (TUESDAY, 3),
+    ]
+
+
+def test_a_frameset_in_a_folder_with_differently_cased_names() -> None:
+    export = {f"Vertretung/{name}": html for name, html in untis_2025_export().items()}
+    export["Vertretung/subst.htm"] = frameset("F1/Subst_001.htm", "./f2/subst_001.htm")
+    batch = untis_html.parse_untis_html_pages(encoded(export))
+    assert (batch.covered_dates, batch.missing_pages, batch.warnings) == (
+        {MONDAY, TUESDAY},
+        [],
+        [],
+    )
+
+
+def test_a_missing_frame_target_is_named() -> None:
+    export = untis_2025_export()
+    del export["f2/subst_001.htm"]
+    batch = untis_html.parse_untis_html_pages(encoded(export))
+    assert batch.covered_dates == {MONDAY}
+    assert batch.missing_pages == ["f2/subst_001.htm"]
+    assert len(batch.warnings) == 1
+    assert batch.warnings[0].file == "subst.htm"
+    assert batch.warnings[0].message.startswith("f2/subst_001.htm is not in the export")
+
+
+def test_a_missing_page_of_a_frame_chain_is_named_with_its_folder() -> None:
+    export = untis_2025_export()
+    del export["f1/subst_002.htm"]
+    batch = untis_html.parse_untis_html_pages(encoded(export))
+    assert (batch.covered_dates, batch.partial_dates) == ({TUESDAY}, {MONDAY})
+    assert batch.missing_pages == ["f1/subst_002.htm"]
+    assert batch.warnings[0].file == "f1/subst_001.htm"
+
+
+def test_a_frameset_page_alone_is_not_a_day_page() -> None:
+    with pytest.raises(ImportFormatError, match="frameset"):
+        untis_html.parse_untis_html(frameset("f1/subst_001.htm").encode(), "subst.htm")
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        '<meta charset="utf-8">',
+        '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">',
+    ],
+)
+def test_utf8_declared_but_written_in_windows_1252_is_read_with_a_warning(
+    declaration: str,
+) -> None:
+    html = monitor_page((monday(), row("5a", "3", "Müller", "Weiß", "M", "A101", "Vertretung")))
+    html = html.replace(
+        '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">', declaration
+    )
+    batch = untis_html.parse_untis_html(html.encode("cp1252"), "f1/subst_001.htm")
+    sub = batch.substitutions[0]
+    assert (sub.original_teachers, sub.new_teachers) == (("Müller",), ("Weiß",))
+    assert [(w.file, w.message) for w in batch.warnings] == [
+        (
+            "f1/subst_001.htm",
+            "declares charset 'utf-8' but is not written in it; read as Windows-1252 "
+            "(check names with umlauts)",
+        )
+    ]
+
+
+def test_pages_without_a_declaration_and_latin1_pages_read_as_windows_1252() -> None:
+    rows = row("5a", "3", "Müller", "Weiß", "M", "A101", "Vertretung")
+    texts = [
+        page(rows, info="<tr><td colspan='2'>„Projekttag“ – 5 €</td></tr>", charset=charset)
+        for charset in ("iso-8859-1", "us-ascii")
+    ]
+    undeclared = page(rows).replace("charset=iso-8859-1", "").encode("cp1252")
+    for data in (*[text.encode("cp1252") for text in texts], undeclared):
+        batch = untis_html.parse_untis_html(data)
+        assert batch.warnings == []
+        assert batch.substitutions[0].new_teachers == ("Weiß",)
+    assert untis_html.parse_untis_html(texts[0].encode("cp1252")).day_messages == [
+        DayMessage(DAY, "„Projekttag“ – 5 €")
+    ]
+
+
+def test_an_unknown_declared_charset_is_read_as_windows_1252_with_a_warning() -> None:
+    html = page(row("5a", "3", "Müller", "Weiß", "M", "A101", "Vertretung"), charset="x-untis")
+    batch = untis_html.parse_untis_html(html.encode("cp1252"))
+    assert batch.substitutions[0].original_teachers == ("Müller",)
+    assert [w.message for w in batch.warnings] == [
+        "declares the unknown charset 'x-untis'; read as Windows-1252"
+    ]
+
+
+def test_bytes_windows_1252_leaves_undefined_are_no_error() -> None:
+    html = page(row("5a", "3", "Mül", "Sch", "M", "A101", "Vertretung"), charset="windows-1252")
+    batch = untis_html.parse_untis_html(html.encode("cp1252").replace(b"Sch", b"Sch\x81"))
+    assert batch.substitutions[0].new_teachers == ("Sch\x81",)
+
+
+# The teacher-room layout: a first header row groups the columns ("Vertretung", "statt"), the
+# second names them; Klasse(n), Stunde and Art span both rows.
+TWO_ROW_HEADER = (
+    "<tr class='list'>"
+    '<th class="list" align="center" rowspan="2">Klasse(n)</th>'
+    '<th class="list" align="center" rowspan="2">Stunde</th>'
+    '<th class="list" align="center" colspan="3">Vertretung</th>'
+    '<th class="list" align="center" colspan="3">statt</th>'
+    '<th class="list" align="center" rowspan="2">Art</th></tr>\n'
+    "<tr class='list'>"
+    + "".join(
+        f'<th class="list" align="center">{name}</th>'
+        for name in ("Lehrer", "Fach", "Raum", "Lehrer", "Fach", "Raum")
+    )
+    + "</tr>"
+)
+# The same with blank group cells instead of rowspan, as other schools have it.
+TWO_ROW_HEADER_BLANKS = (
+    "<tr class='list'>"
+    '<th class="list" colspan="2">&nbsp;</th>'
+    '<th class="list" colspan="3">Vertretung</th>'
+    '<th class="list" colspan="3">statt</th>'
+    '<th class="list">&nbsp;</th></tr>\n'
+    "<tr class='list'>"
+    + "".join(
+        f'<th class="list">{name}</th>'
+        for name in (
+            "Klasse(n)",
+            "Stunde",
+            "Lehrer",
+            "Fach",
+            "Raum",
+            "Lehrer",
+            "Fach",
+            "Raum",
+            "Art",
+        )
+    )
+    + "</tr>"
+)
+ONE_ROW_STATT = (
+    "<tr class='list'>"
+    + "".join(
+        f'<th class="list">{name}</th>'
+        for name in (
+            "Klasse(n)",
+            "Stunde",
+            "Vertreter",
+            "Fach",
+            "Raum",
+            "statt Lehrer",
+            "statt Fach",
+            "statt Raum",
+            "Art",
+        )
+    )
+    + "</tr>"
+)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [TWO_ROW_HEADER, TWO_ROW_HEADER_BLANKS, ONE_ROW_STATT],
+    ids=["rowspan", "blank", "one row"],
+)
+def test_statt_columns_hold_the_original_values(headers: str) -> None:
+    cells = ("5a", "3", "Sch", "SF", "TH2", "Mül", "SP", "TH1", "Vertretung")
+    rows = "<tr class='list'>" + "".join(f'<td class="list">{c}</td>' for c in cells) + "</tr>"
+    batch = untis_html.parse_untis_html(monitor_page((monday(), rows), headers=headers).encode())
+    assert batch.warnings == []
+    sub = batch.substitutions[0]
+    assert (sub.original_subject, sub.new_subject) == ("SP", "SF")
+    assert (sub.original_teachers, sub.new_teachers) == (("Mül",), ("Sch",))
+    assert (sub.original_rooms, sub.new_rooms) == (("TH1",), ("TH2",))
+    assert (sub.original_classes, sub.new_classes) == (("5a",), ("5a",))
+
+
+def test_statt_classes_and_old_and_new_rooms_in_one_header_row() -> None:
+    headers = ("Stunde", "Klasse(n)", "statt Klasse(n)", "neuer Raum", "alter Raum", "Art")
+    batch = untis_html.parse_untis_html(
+        page(row("2", "6b", "6a", "B202", "A101", "Raumtausch"), headers=headers).encode()
+    )
+    assert batch.warnings == []
+    sub = batch.substitutions[0]
+    assert (sub.original_classes, sub.new_classes) == (("6a",), ("6b",))
+    assert (sub.original_rooms, sub.new_rooms) == (("A101",), ("B202",))
+
+
+def test_a_planned_period_column_is_not_read_into_the_period() -> None:
+    headers = ("Stunde", "statt Stunde", "Vertreter", "Art")
+    batch = untis_html.parse_untis_html(
+        page(row("4", "6", "Sch", "Verlegung"), headers=headers).encode()
+    )
+    assert [(sub.period, sub.kind) for sub in batch.substitutions] == [(4, MOVED)]
+    assert [w.message for w in batch.warnings] == ["column 'statt Stunde' not read"]
+
+
+def test_two_columns_of_one_field_under_unknown_groups_are_told() -> None:
+    headers = (
+        "<tr class='list'><th colspan='2'>&nbsp;</th><th>Block 1</th><th>Block 2</th></tr>"
+        "<tr class='list'><th>Klasse(n)</th><th>Stunde</th><th>Fach</th><th>Fach</th></tr>"
+    )
+    html = page("", headers=()).replace('<tr class="list"></tr>', headers)
+    html = html.replace("</table></center>", row("5a", "1", "D", "E") + "</table></center>")
+    batch = untis_html.parse_untis_html(html.encode())
+    assert batch.substitutions[0].new_subject == "D E"
+    assert [w.message for w in batch.warnings] == [
+        "2 columns read as subject; their values are joined"
+    ]
