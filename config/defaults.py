@@ -77,6 +77,15 @@ DEFAULT_TIMEZONE = "Europe/Berlin"
 TIMETABLE_IMPORT_FOLDER = ""
 # How often the folder job looks, in seconds.
 TIMETABLE_IMPORT_INTERVAL_SECONDS = 300
+# How large one timetable export may be (upload, CLI or folder): files, bytes unpacked, lines
+# of one file. Checked before anything is parsed; larger exports are refused.
+TIMETABLE_IMPORT_MAX_FILES = 200
+TIMETABLE_IMPORT_MAX_BYTES = 64 * 1024 * 1024
+TIMETABLE_IMPORT_MAX_ROWS = 200_000
+# An import that would remove more than this share of a kind of the plan it replaces (weekly
+# lessons, a day's substitutions, classes, ...; kinds of 10 rows or more) is refused unless
+# forced (API `force=1`, CLI `--force`); the folder job never forces.
+TIMETABLE_IMPORT_MAX_REMOVED_SHARE = 0.5
 
 # Where the OpenAPI document and the API docs page are served.
 API_TITLE = "Schul-MDM"

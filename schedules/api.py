@@ -3,18 +3,23 @@ JSON feed (logged in, or by the read-only link), the picker's options, settings 
 
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, jsonify, request
 from flask_jwt_extended import get_current_user
 
 from mdm.accounts.auth import current_actor, login_required, roles_required
 from mdm.extensions import db
 from mdm.platform.http import Blueprint, accepts, limit_offset, page
+from mdm.platform.openapi import problems
 from mdm.platform.schemas import PageArgs
 from mdm.platform.scoping import ADMINS, require_school
-from schedules import import_service, panel_service
+from schedules import import_service, panel_service, plan_changes
+from schedules.import_files import file_hashes
 from schedules.models import PanelSettings, TimetableImport
 from schedules.schemas import (
+    ChangesPageArgs,
     ImportPageSchema,
+    ImportPreviewSchema,
+    ImportQueryArgs,
     ImportReportSchema,
     PanelLinkSchema,
     PanelOptionsSchema,
@@ -37,28 +42,25 @@ panel_blp = Blueprint(
     url_prefix="/api/v1",
     description="The substitution plan panel: feed, picker options, settings, read-only link",
 )
-FORMAT_DESCRIPTION = "untis-gpu, untis-html or indiware; detected from the file names when absent"
+FORMAT_DESCRIPTION = (
+    "untis-gpu, untis-html or indiware: only files of this format (each file's own when absent)"
+)
 NOT_MODIFIED = {304: {"description": "Not modified: If-None-Match matched the ETag"}}
 FEED = PanelSchema()
+PREVIEW = ImportPreviewSchema()
 
 
 @imports_blp.route("/imports", methods=["POST"])
 @accepts("multipart/form-data", "application/zip")
 @roles_required(*ADMINS)
+@imports_blp.arguments(ImportQueryArgs, location="query")
 @imports_blp.response(201, ImportReportSchema)
+@imports_blp.alt_response(200, schema=ImportPreviewSchema, description="the preview (dry_run)")
 @imports_blp.doc(
-    parameters=[
-        {
-            "in": "query",
-            "name": "format",
-            "schema": {"type": "string"},
-            "required": False,
-            "description": FORMAT_DESCRIPTION,
-        }
-    ],
     requestBody={
         "description": "The export's files as the repeated multipart field `files` (a .zip "
-        "among them is unpacked), or one zip as the body (application/zip).",
+        "among them is unpacked, keeping its folders), or one zip as the body "
+        "(application/zip). Untis GPU files, Untis HTML pages and Indiware plans may be mixed.",
         "content": {
             "multipart/form-data": {
                 "schema": {
@@ -73,20 +75,84 @@ FEED = PanelSchema()
         },
     },
 )
-def upload_import(school_id: int) -> dict[str, Any]:
-    """Import an export: all of it applies, or nothing changes (a problem+json says why)."""
+def upload_import(args: dict[str, Any], school_id: int) -> Any:
+    """Import an export: all of it applies, or nothing changes (a problem+json says why, and
+    the history records the refusal); with dry_run, what would change."""
     if request.mimetype == "application/zip":
         uploads = [("upload.zip", request.get_data())]
     else:
         uploads = [(f.filename or "upload", f.read()) for f in request.files.getlist("files")]
-    file_format = request.form.get("format") or request.args.get("format") or None
-    result = import_service.import_uploads(
-        db.session, current_actor(), school_id, uploads, file_format
+    file_format = request.form.get("format") or args.get("format")
+    actor = current_actor()
+    require_school(actor, school_id)
+    try:
+        files = import_service.read_uploads(uploads)
+        result = import_service.import_files(
+            db.session,
+            actor,
+            school_id,
+            files,
+            file_format,
+            force=args["force"],
+            dry_run=args["dry_run"],
+        )
+    except import_service.ImportRefused as refused:
+        if not args["dry_run"]:
+            _record_refusal(school_id, uploads, refused, file_format)
+        raise
+    if args["dry_run"]:
+        # A preview is not the report the operation declares first: serialized here.
+        return jsonify(PREVIEW.dump(_preview(result)))
+    return _report(result)
+
+
+def _record_refusal(
+    school_id: int,
+    uploads: list[tuple[str, bytes]],
+    refused: import_service.ImportRefused,
+    file_format: str | None,
+) -> None:
+    """The refused import goes into the history in a transaction of its own (the import's is
+    rolled back by the problem answer), so admins see it."""
+    db.session.rollback()
+    import_service.record_refusal(
+        db.session,
+        current_actor(),
+        school_id,
+        file_hashes(dict(uploads)),
+        refused.detail,
+        file_format or "",
     )
+    db.session.commit()
+
+
+def _report(result: import_service.ImportResult) -> dict[str, Any]:
+    assert result.record is not None
     return {
         **_fields(result.record),
         "plan_changed": result.plan_changed,
         "plan_version": result.plan_version,
+    }
+
+
+def _preview(result: import_service.ImportResult) -> dict[str, Any]:
+    batch = result.batch
+    assert batch is not None
+    scope = plan_changes.scope_of(batch)
+    return {
+        "dry_run": True,
+        "source": batch.source,
+        "counts": import_service.batch_counts(batch),
+        "plan_changed": result.plan_changed,
+        "kinds": {
+            kind: changes.counts() | {"examples": changes.examples}
+            for kind, changes in result.kinds.items()
+        },
+        "refusal": result.refusal,
+        "warning_summary": result.warning_summary,
+        "covered_dates": [day.isoformat() for day in sorted(scope.substitution_dates)],
+        "partial_dates": [day.isoformat() for day in sorted(scope.partial_dates)],
+        "missing_pages": batch.missing_pages,
     }
 
 
@@ -95,7 +161,7 @@ def upload_import(school_id: int) -> dict[str, Any]:
 @imports_blp.arguments(PageArgs, location="query")
 @imports_blp.response(200, ImportPageSchema)
 def list_imports(args: dict[str, Any], school_id: int) -> dict[str, Any]:
-    """The school's imports, newest first."""
+    """The school's imports, applied and refused, newest first."""
     rows, total = import_service.list_imports(
         db.session, current_actor(), school_id, **limit_offset(args)
     )
@@ -104,11 +170,30 @@ def list_imports(args: dict[str, Any], school_id: int) -> dict[str, Any]:
 
 @imports_blp.route("/imports/<int:import_id>", methods=["GET"])
 @roles_required(*ADMINS)
+@imports_blp.arguments(ChangesPageArgs, location="query")
 @imports_blp.response(200, TimetableImportDetailSchema)
-def get_import(school_id: int, import_id: int) -> dict[str, Any]:
-    """One import with the substitutions it added, changed and removed."""
-    record, changes = import_service.get_import(db.session, current_actor(), school_id, import_id)
-    return {**_fields(record), "substitution_changes": changes}
+def get_import(args: dict[str, Any], school_id: int, import_id: int) -> dict[str, Any]:
+    """One import with a page of the substitutions it added, changed and removed."""
+    record, changes, total = import_service.get_import(
+        db.session, current_actor(), school_id, import_id, **limit_offset(args)
+    )
+    return {
+        **_fields(record),
+        "substitution_changes": changes,
+        "substitution_changes_total": total,
+        "page": args["page"],
+        "per_page": args["per_page"],
+    }
+
+
+@imports_blp.route("/restore", methods=["POST"])
+@roles_required(*ADMINS)
+@imports_blp.response(201, ImportReportSchema)
+@problems(409)
+def restore_plan(school_id: int) -> dict[str, Any]:
+    """Undo the last import: the plan as it was before it (one level), as a new plan version."""
+    result = import_service.restore_before_last_import(db.session, current_actor(), school_id)
+    return _report(result)
 
 
 def _fields(record: TimetableImport) -> dict[str, Any]:

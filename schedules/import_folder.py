@@ -1,10 +1,12 @@
 """The folder job: import each school's export from TIMETABLE_IMPORT_FOLDER/<school-slug>/.
 
-Untis or Indiware write their export into the school's folder (files, or one zip); the job
-imports it when the files' sha256 set differs from the school's last import. A failed import is
-logged and rolled back, so the previous plan stays.
+Untis or Indiware write their export into the school's folder (files, subfolders, or one zip);
+the job imports it when the files' sha256 set differs from the school's last import (applied or
+refused). A refused import is rolled back, so the previous plan stays, and recorded in the
+import history with its reason; the job never forces an import that removes too much.
 """
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -39,7 +41,12 @@ def import_folders() -> None:
         try:
             import_school_folder(school, folder)
             db.session.commit()
-        except (DomainError, ImportFilesError, OSError) as exc:
+        except (import_service.ImportRefused, ImportFilesError) as exc:
+            db.session.rollback()
+            reason = exc.detail if isinstance(exc, DomainError) else str(exc)
+            log.error("timetable import from %s refused, nothing changed: %s", folder, reason)
+            _record_refusal(school, folder, reason)
+        except (DomainError, OSError) as exc:
             db.session.rollback()
             log.error("timetable import from %s failed, nothing changed: %s", folder, exc)
         except Exception:
@@ -47,17 +54,42 @@ def import_folders() -> None:
             log.exception("timetable import from %s failed, nothing changed", folder)
 
 
+def _record_refusal(school: School, folder: Path, reason: str) -> None:
+    """The refusal in the school's import history, with the files' hashes (so the same export
+    is not tried again until it changes)."""
+    try:
+        hashes = file_hashes(read_path(folder, import_service.limits()))
+    except (ImportFilesError, OSError):
+        hashes = _hashes(folder)
+    import_service.record_refusal(
+        db.session, Actor.system("import-folder"), school.id, hashes, reason
+    )
+    db.session.commit()
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    """The sha256 of the folder's files as they lie (when they cannot be read as an export)."""
+    return {
+        entry.relative_to(folder).as_posix(): hashlib.sha256(entry.read_bytes()).hexdigest()
+        for entry in sorted(folder.rglob("*"))
+        if entry.is_file()
+    }
+
+
 def import_school_folder(school: School, folder: Path) -> import_service.ImportResult | None:
     """Import the folder's export unless it is unchanged, empty or still being written."""
-    entries = [entry for entry in folder.iterdir() if entry.is_file()]
+    entries = [entry for entry in folder.rglob("*") if entry.is_file()]
     if any(entry.stat().st_mtime > time.time() - SETTLE_SECONDS for entry in entries):
         log.info("timetable import folder %s changed just now; next run", folder)
         return None
-    files = read_path(folder)
-    if not files:
+    if not entries:
         return None
     last = import_service.last_import(db.session, school.id)
-    if last is not None and set(last.files.values()) == set(file_hashes(files).values()):
+    seen = set(last.files.values()) if last is not None else None
+    if seen == set(_hashes(folder).values()):
+        return None  # refused as it lies (unreadable as an export), unchanged since
+    files = read_path(folder, import_service.limits())
+    if seen == set(file_hashes(files).values()):
         return None
     result = import_service.import_files(
         db.session, Actor.system("import-folder"), school.id, files
@@ -67,6 +99,6 @@ def import_school_folder(school: School, folder: Path) -> import_service.ImportR
         result.record.id,
         school.slug,
         folder,
-        result.record.changes,
+        result.record.kinds if result.record else {},
     )
     return result

@@ -232,23 +232,47 @@ class Holiday(db.Model):
 
 
 class TimetableImport(db.Model):
-    """One applied (or refused) import: files, counts, warnings and the changes it made."""
+    """One import, applied or refused: files, counts, warnings and the changes it made."""
 
     __tablename__ = "timetable_imports"
     __table_args__ = (Index("ix_timetable_imports_school_at", "school_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
-    source: Mapped[str] = mapped_column(String(30))
+    source: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(160))
+    # applied, or refused (nothing changed; reason says why).
+    status: Mapped[str] = mapped_column(String(10), default="applied", server_default="applied")
+    reason: Mapped[str | None] = mapped_column(Text)
     # {file name: sha256} of the files, so a folder job can skip what it imported already.
     files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # One line per kind of warning: {"warning", "count", "examples"}.
+    warning_summary: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # {"new": n, "changed": n, "removed": n} for substitutions.
     changes: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # The same for every kind the import replaced: {kind: {"new", "changed", "removed"}}.
+    kinds: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)
     covered_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    partial_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    missing_pages: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class PlanBeforeImport(db.Model):
+    """What the school's last applied import replaced, as it was before: restoring it undoes
+    that import (one level)."""
+
+    __tablename__ = "plans_before_import"
+
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True
+    )
+    import_id: Mapped[int] = mapped_column(ForeignKey("timetable_imports.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The replaced part of the plan and the scope it covers (schedules/plan_changes.py).
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class SubstitutionChange(db.Model):

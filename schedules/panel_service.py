@@ -53,7 +53,7 @@ LINK_LOOKUP_CHARS = 8
 _LINK_RE = re.compile(rf"^{LINK_PREFIX}[A-Za-z0-9_-]{{43}}$")
 STATE_CACHE_ENTRIES = 1024  # schools
 PLAN_CACHE_ENTRIES = 256
-FEED_CACHE_ENTRIES = 2048
+FEED_CACHE_ENTRIES = 8192  # a class feed of two days is about 6 KB: 50 MB a worker at most
 PlanKey = tuple[int, int, datetime | None, date, int]
 # Viewers from whom a school may hide teacher names: students and the entrance-hall screen
 # (the read-only link, whose viewer is "public").

@@ -6,7 +6,7 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 from webargs.fields import DelimitedList
 
-from mdm.platform.schemas import page_of
+from mdm.platform.schemas import PageArgs, page_of
 from schedules.panel import MAX_DAYS
 
 NAME = validate.Length(min=1, max=60)
@@ -167,11 +167,30 @@ class ImportWarningSchema(Schema):
     message = fields.String()
 
 
+class WarningSummarySchema(Schema):
+    warning = fields.String(metadata={"description": "the kind of warning (names and numbers …/#)"})
+    count = fields.Integer()
+    examples = fields.List(fields.String(), metadata={"description": "the first few, with file"})
+
+
+CHANGE_COUNTS = fields.Dict(
+    keys=fields.String(),
+    values=fields.Integer(),
+    metadata={"description": "new, changed and removed"},
+)
+
+
 class TimetableImportSchema(Schema):
     id = fields.Integer()
-    source = fields.String(metadata={"description": "untis-gpu, untis-html or indiware"})
+    source = fields.String(
+        metadata={"description": "untis-gpu, untis-html, indiware (joined by + for a mix), restore"}
+    )
     created_at = fields.DateTime()
     actor = fields.String()
+    status = fields.String(metadata={"description": "applied, or refused (nothing changed)"})
+    reason = fields.String(
+        allow_none=True, metadata={"description": "why it was refused; what a restore undid"}
+    )
     files = fields.Dict(
         keys=fields.String(), values=fields.String(), metadata={"description": "name -> sha256"}
     )
@@ -181,13 +200,28 @@ class TimetableImportSchema(Schema):
         metadata={"description": "what the export holds: classes, lessons, substitutions, ..."},
     )
     warnings = fields.List(fields.Nested(ImportWarningSchema))
+    warning_summary = fields.List(
+        fields.Nested(WarningSummarySchema), metadata={"description": "one line per kind"}
+    )
     changes = fields.Dict(
         keys=fields.String(),
         values=fields.Integer(),
         metadata={"description": "substitutions new, changed and removed by this import"},
     )
+    kinds = fields.Dict(
+        keys=fields.String(),
+        values=CHANGE_COUNTS,
+        metadata={"description": "per kind of the plan it replaced: new, changed, removed"},
+    )
     covered_dates = fields.List(
-        fields.String(), metadata={"description": "dates the import replaced (ISO)"}
+        fields.String(), metadata={"description": "dates whose substitutions it replaced (ISO)"}
+    )
+    partial_dates = fields.List(
+        fields.String(),
+        metadata={"description": "dates it added to but did not replace (pages missing)"},
+    )
+    missing_pages = fields.List(
+        fields.String(), metadata={"description": "pages of an incomplete chain the export lacks"}
     )
 
 
@@ -196,6 +230,43 @@ class ImportReportSchema(TimetableImportSchema):
         metadata={"description": "false when the files held nothing new (an idempotent re-import)"}
     )
     plan_version = fields.Integer(metadata={"description": "the school's plan version now"})
+
+
+class KindPreviewSchema(Schema):
+    new = fields.Integer()
+    changed = fields.Integer()
+    removed = fields.Integer()
+    examples = fields.List(fields.String(), metadata={"description": "the first few changes"})
+
+
+class ImportPreviewSchema(Schema):
+    dry_run = fields.Boolean(metadata={"description": "always true: nothing was changed"})
+    source = fields.String()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    plan_changed = fields.Boolean(metadata={"description": "whether the import would change it"})
+    kinds = fields.Dict(keys=fields.String(), values=fields.Nested(KindPreviewSchema))
+    refusal = fields.String(
+        allow_none=True,
+        metadata={"description": "why the import would be refused without force, or null"},
+    )
+    warning_summary = fields.List(fields.Nested(WarningSummarySchema))
+    covered_dates = fields.List(fields.String())
+    partial_dates = fields.List(fields.String())
+    missing_pages = fields.List(fields.String())
+
+
+class ImportQueryArgs(Schema):
+    format = fields.String(
+        validate=validate.OneOf(("untis-gpu", "untis-html", "indiware")),
+        metadata={"description": "only files of this format; each file's own format when absent"},
+    )
+    dry_run = fields.Boolean(
+        load_default=False, metadata={"description": "say what would change; change nothing"}
+    )
+    force = fields.Boolean(
+        load_default=False,
+        metadata={"description": "apply even when it removes more than the configured share"},
+    )
 
 
 class SubstitutionChangeSchema(Schema):
@@ -207,7 +278,17 @@ class SubstitutionChangeSchema(Schema):
 
 
 class TimetableImportDetailSchema(TimetableImportSchema):
-    substitution_changes = fields.List(fields.Nested(SubstitutionChangeSchema))
+    substitution_changes = fields.List(
+        fields.Nested(SubstitutionChangeSchema),
+        metadata={"description": "one page of them (page, per_page), by date and key"},
+    )
+    substitution_changes_total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class ChangesPageArgs(PageArgs):
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 ImportPageSchema = page_of(TimetableImportSchema, "TimetableImportPage")

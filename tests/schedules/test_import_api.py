@@ -5,12 +5,13 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from mdm.accounts.models import School, User
 from mdm.extensions import db
-from schedules import import_files, models
+from schedules import models
 from tests.conftest import SAMPLES
 from tests.schedules.import_fixtures import (
     INDIWARE_PLAN,
@@ -18,6 +19,8 @@ from tests.schedules.import_fixtures import (
     base_files,
     damaged_zip,
     gpu_files,
+    history,
+    plan_state,
     substitution,
     zipped,
     zipped_with_nameless_members,
@@ -102,13 +105,14 @@ def test_zip_members_of_macos_and_folders_are_ignored(
     [
         (zipped({"../GPU014.TXT": b"x"}), "unsafe path"),
         (zipped({"/etc/GPU014.TXT": b"x"}), "unsafe path"),
-        (zipped({"a/GPU014.TXT": b"x", "b/GPU014.TXT": b"y"}), "two files named"),
+        (zipped({"a/GPU014.TXT": b"x", "b/GPU014.TXT": b"y"}), "second GPU014 file"),
         (b"PK\x03\x04 not really a zip", "not a readable zip"),
         (zipped({f"f{n}.txt": b"x" for n in range(5)}), "at most 3"),
         (zipped({"GPU014.TXT": b"1" * 5000}), "more than 4000 bytes"),
     ],
 )
 def test_unsafe_or_oversized_zips_are_refused(
+    app: Flask,
     client: FlaskClient,
     school: School,
     school_admin: User,
@@ -117,14 +121,18 @@ def test_unsafe_or_oversized_zips_are_refused(
     archive: bytes,
     reason: str,
 ) -> None:
-    monkeypatch.setattr(import_files, "MAX_FILES", 3)
-    monkeypatch.setattr(import_files, "MAX_TOTAL_BYTES", 4000)
+    monkeypatch.setitem(app.config, "TIMETABLE_IMPORT_MAX_FILES", 3)
+    monkeypatch.setitem(app.config, "TIMETABLE_IMPORT_MAX_BYTES", 4000)
+    before = plan_state()
     response = client.post(
         url(school), data=archive, headers=headers(school_admin), content_type="application/zip"
     )
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
     assert reason in response.get_json()["errors"]["files"][0]
+    assert plan_state() == before
+    [(status, why)] = history()
+    assert status == "refused" and reason in why
 
 
 def test_zip_members_without_a_name_are_ignored(
@@ -156,7 +164,7 @@ def test_a_damaged_zip_is_a_clear_problem_and_changes_nothing(
         reason = response.get_json()["errors"]["files"][0]
         assert reason.startswith("the zip file is damaged: member 'GPU014.TXT' cannot be unpacked")
     assert substitution_count() == 3
-    assert client.get(url(school), headers=headers(school_admin)).get_json()["total"] == 1
+    assert [status for status, _reason in history()] == ["applied", "refused", "refused"]
 
 
 UNTIS_PAGE = (
@@ -192,12 +200,13 @@ def test_impossible_dates_in_plans_are_a_clear_problem_and_change_nothing(
     reason: str,
 ) -> None:
     assert upload(client, school, headers(school_admin), base_files()).status_code == 201
+    before = plan_state()
     response = upload(client, school, headers(school_admin), files)
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
     assert reason in response.get_json()["errors"]["files"][0]
-    assert substitution_count() == 3
-    assert client.get(url(school), headers=headers(school_admin)).get_json()["total"] == 1
+    assert plan_state() == before
+    assert [status for status, _reason in history()] == ["applied", "refused"]
 
 
 @pytest.mark.parametrize(
@@ -205,7 +214,7 @@ def test_impossible_dates_in_plans_are_a_clear_problem_and_change_nothing(
     [
         ({"GPU014.TXT": b"\x00garbage\x00"}, {}, "files", "binary data"),
         ({"GPU014.TXT": b"no,real\r\nlines,here\r\n"}, {}, "files", "not a GPU014 export"),
-        (base_files(), {"format": "indiware"}, "files", "no .xml file"),
+        (base_files(), {"format": "indiware"}, "files", "no file of indiware"),
         (base_files(), {"format": "word"}, "format", "one of"),
         ({}, {}, "files", "attach"),
     ],
@@ -234,7 +243,9 @@ def test_bad_input_is_a_clear_problem_and_changes_nothing(
     )
     assert reason in body["errors"][field][0]
     assert substitution_count() == 3
-    assert client.get(url(school), headers=headers(school_admin)).get_json()["total"] == 1
+    # Files that are no export are refused and recorded; a bad form is just a bad request.
+    refused = [] if field != "files" or reason == "attach" else ["refused"]
+    assert [status for status, _reason in history()] == ["applied", *refused]
 
 
 def test_date_outside_the_school_year_is_a_problem(

@@ -27,6 +27,7 @@ from tests.schedules.import_fixtures import (
     base_files,
     damaged_zip,
     gpu_files,
+    history,
     substitution,
     zipped,
 )
@@ -101,10 +102,11 @@ def test_failures_exit_1_with_a_clear_message_and_change_nothing(
     assert xml.exit_code == 2
     (tmp_path / "x.xml").write_text(INDIWARE_PLAN, encoding="utf-8")
     xml = runner.invoke(args=["import", "untis", str(tmp_path / "x.xml"), "--school", school.slug])
-    assert xml.exit_code == 1 and "not untis-gpu or untis-html" in xml.output
+    assert xml.exit_code == 1 and "no file of untis-gpu or untis-html" in xml.output
     nobody = runner.invoke(args=["import", "untis", str(tmp_path / "good"), "--school", "nope"])
     assert nobody.exit_code == 1 and "no school with the slug 'nope'" in nobody.output
-    assert count(models.Substitution) == 3 and count(models.TimetableImport) == 1
+    assert count(models.Substitution) == 3
+    assert [status for status, _reason in history()] == ["applied", "refused", "refused"]
 
 
 def test_damaged_zips_and_impossible_dates_exit_1_without_a_traceback(
@@ -124,7 +126,8 @@ def test_damaged_zips_and_impossible_dates_exit_1_without_a_traceback(
     )
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "is not a valid date" in result.output
-    assert count(models.TimetableImport) == 0
+    reasons = [reason for _status, reason in history()]
+    assert "the zip file is damaged" in reasons[0] and "is not a valid date" in reasons[1]
 
 
 def test_folder_job_imports_a_new_export_once(
@@ -176,10 +179,14 @@ def test_folder_job_logs_a_failed_export_and_keeps_the_plan(
     write(tmp_path / school.slug, {"GPU014.TXT": b"\x00broken"})
     with caplog.at_level(logging.ERROR, logger="schedules.import_folder"):
         run_claimed(folder_app, spec, "2026-11-23T07:05:00Z")
-    assert f"timetable import from {tmp_path / school.slug} failed" in caplog.text
+    assert f"timetable import from {tmp_path / school.slug} refused" in caplog.text
     assert "binary data" in caplog.text
     db.session.expire_all()
-    assert count(models.Substitution) == 3 and count(models.TimetableImport) == 1
+    assert count(models.Substitution) == 3
+    [applied, refused] = history()
+    assert applied == ("applied", None) and "binary data" in refused[1]
+    run_claimed(folder_app, spec, "2026-11-23T07:10:00Z")
+    assert len(history()) == 2, "the same refused export is not tried again"
 
 
 @pytest.mark.parametrize(
@@ -207,10 +214,11 @@ def test_folder_job_logs_damaged_files_without_a_traceback(
         run_claimed(folder_app, spec, "2026-11-23T07:00:00Z")
     failures = [r for r in caplog.records if r.name == "schedules.import_folder"]
     assert len(failures) == 1 and failures[0].exc_info is None
-    assert "failed, nothing changed" in failures[0].getMessage()
+    assert "refused, nothing changed" in failures[0].getMessage()
     assert reason in failures[0].getMessage()
     db.session.expire_all()
-    assert count(models.TimetableImport) == 0
+    [(status, why)] = history()
+    assert status == "refused" and reason in why
 
 
 def test_no_folder_no_job(app: Flask) -> None:

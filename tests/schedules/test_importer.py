@@ -141,8 +141,8 @@ def test_only_the_covered_dates_are_replaced(app: Flask, school: School) -> None
     [
         ({"GPU014.TXT": b"\x00\x01\x02garbage"}, None, "binary data"),
         ({"GPU014.TXT": b'1,"20261123",1\r\n2,"20261123"\r\n'}, None, "not a GPU014 export"),
-        (base_files(), INDIWARE, "no .xml file"),
-        ({"notes.txt": b"hello"}, None, "cannot tell the format"),
+        (base_files(), INDIWARE, "no file of indiware"),
+        ({"notes.txt": b"hello"}, None, "no file of untis-gpu or untis-html or indiware"),
         (base_files(), "excel", "one of"),
     ],
 )
