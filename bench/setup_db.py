@@ -49,7 +49,12 @@ def environment(url: str) -> dict[str, str]:
     """MDM_* variables that make a gunicorn worker use the same database and secrets."""
     import json
 
-    env = {"MDM_DATABASE_URL": url, "MDM_ENV": "production"}
+    # Production serves several workers, which keep their rate limits in Redis.
+    env = {
+        "MDM_DATABASE_URL": url,
+        "MDM_ENV": "production",
+        "MDM_RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/14",
+    }
     for name, value in BENCH_SECRETS.items():
         env[f"MDM_{name}"] = value if isinstance(value, str) else json.dumps(value)
     return env

@@ -54,8 +54,14 @@ DEVICE_CERTIFICATE_DAYS = 397
 # certificates against the schools' device CAs and strips the header from client requests.
 AGENT_TRUST_CLIENT_CERT_HEADER = False
 
-# Largest request body accepted, in bytes (larger gets 413).
+# Largest request body accepted, in bytes (larger gets 413), however it is sent.
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+# How many proxies in front of the service (load balancer, TLS terminator) add an
+# X-Forwarded-For / -Proto / -Host entry that is to be trusted. 0 (the default) trusts none: the
+# client address is the connection's. Behind one load balancer: 1. Rate limits and the audit
+# log use the client address this gives.
+TRUSTED_PROXY_HOPS = 0
 
 # Packages whose `init_app(app)` adds blueprints, CLI commands and jobs.
 PACKAGES = ["enrollment", "schedules", "calendars"]

@@ -5,6 +5,7 @@ Web workers never run the job scheduler; run one `mdm scheduler` process beside 
 
 import multiprocessing
 import os
+import sys
 
 bind = os.environ.get("MDM_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("MDM_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -23,3 +24,23 @@ max_requests_jitter = 20_000
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("MDM_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Gunicorn answers these itself, with a short HTML page (not problem+json), before the app sees
+# the request: a request line (method, path and query) over 8190 bytes is a 414, a header over
+# 8190 bytes or more than 100 headers a 431. No API path or query of the service comes near.
+limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 100
+# No control socket: one path in the home directory would be shared by every instance on the
+# machine; stop and reload with signals (systemctl reload sends HUP).
+control_socket_disable = True
+
+
+def on_starting(server):  # gunicorn calls it once the app is loaded
+    """Stop before serving when the settings do not fit several workers (the app is loaded)."""
+    from mdm.settings import ConfigError, check_workers
+
+    try:
+        check_workers(server.app.wsgi().config, server.cfg.workers)
+    except ConfigError as exc:
+        server.log.error("Configuration error: %s", exc)
+        sys.exit(2)

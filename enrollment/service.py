@@ -217,10 +217,12 @@ def _failures() -> FailureCounter:
 
 
 def find_token(session: Session, secret: str, address: str | None) -> EnrollmentToken:
-    """The token with this secret, whatever its state; unknown secrets count as guesses."""
+    """The token with this secret, whatever its state; unknown secrets count as guesses (an
+    attempt is counted before the lookup and given back when the secret is known)."""
     key = f"enroll-address:{address}"
-    count, retry_after = _failures().count(key)
-    if count >= int(current_app.config["ENROLLMENT_TOKEN_FAILURES_PER_ADDRESS"]):
+    limit = int(current_app.config["ENROLLMENT_TOKEN_FAILURES_PER_ADDRESS"])
+    retry_after = _failures().take(key, limit)
+    if retry_after is not None:
         raise RateLimited(retry_after)
     token = None
     if tokens.is_token_secret(secret):
@@ -230,8 +232,8 @@ def find_token(session: Session, secret: str, address: str | None) -> Enrollment
             )
         )
     if token is None or not tokens.token_matches(secret, token.token_hash):
-        _failures().add(key)
         raise TokenUnknown("no enrollment token has this secret")
+    _failures().give_back(key)
     return token
 
 

@@ -108,3 +108,15 @@ def _development_secrets(instance: Path) -> dict[str, Any]:
     with os.fdopen(fd, "w") as handle:
         json.dump(generated, handle, indent=2)
     return generated
+
+
+def check_workers(config: Mapping[str, Any], workers: int) -> None:
+    """Refuse to serve production from several workers with limits kept in each one's memory:
+    every worker would count apart, multiplying the login limits by the workers."""
+    storage = str(config["RATELIMIT_STORAGE_URL"])
+    if config["ENV"] == "production" and workers > 1 and storage.startswith("memory://"):
+        raise ConfigError(
+            f"{workers} workers keep their rate limits apart with RATELIMIT_STORAGE_URL="
+            f"{storage}: set MDM_RATELIMIT_STORAGE_URL to a Redis URL (redis://host:6379/0), "
+            "or serve with one worker"
+        )

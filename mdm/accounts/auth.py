@@ -64,6 +64,7 @@ _FORGOTTEN_COLUMNS = frozenset({"password_hash"})
 # Changes of these columns do not touch a login: a login itself sets last_login_at.
 _HARMLESS_COLUMNS = frozenset({"last_login_at"})
 LOGIN_CHECKS = 20_000  # remembered per worker, about 2 KB each
+GENERATION = "gen"  # the claim of a token that names its login's generation
 _ALL_SCHOOLS = "all"
 
 
@@ -143,11 +144,9 @@ def _is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
 
 def _token_predates(user: User, payload: dict[str, Any]) -> bool:
     """Tell whether the token was issued before the account existed (an id SQLite gave again
-    after a deletion) or before its last password change."""
-    issued = payload["iat"]
-    changed = user.password_changed_at
-    return issued < int(user.created_at.timestamp()) or (
-        changed is not None and issued < changed.timestamp()
+    after a deletion) or for a login before its last password change (its generation)."""
+    return payload["iat"] < int(user.created_at.timestamp()) or payload.get(GENERATION, 0) < (
+        user.login_generation or 0
     )
 
 

@@ -14,12 +14,12 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from mdm.accounts import service
-from mdm.accounts.auth import actor_of, current_actor
+from mdm.accounts.auth import GENERATION, actor_of, current_actor
 from mdm.accounts.models import RevokedToken, User
 from mdm.platform import audit
 from mdm.platform.errors import NotAuthenticated, RateLimited
 from mdm.platform.http import client_address
-from mdm.platform.ratelimit import FailureCounter
+from mdm.platform.ratelimit import FailureCounter, take_all
 from mdm.platform.types import utcnow
 
 FAILURES = "mdm_login_failures"  # the failure counter's key in app.extensions
@@ -44,29 +44,30 @@ def _limited_keys(username: str, address: str | None) -> list[tuple[str, int]]:
     ]
 
 
-def _check_limits(keys: list[tuple[str, int]]) -> None:
-    for key, limit in keys:
-        count, retry_after = _failures().count(key)
-        if count >= limit:
-            raise RateLimited(retry_after)
-
-
 def login(session: Session, username: str, password: str) -> tuple[User, dict[str, str]]:
-    """Check the password under the rate limits and hand out an access and a refresh token."""
+    """Check the password under the rate limits and hand out an access and a refresh token.
+
+    Every attempt counts against the limits before the password is checked (in one step, so
+    parallel attempts cannot all slip through); a successful one is given back."""
     username = username.strip().lower()
     address = client_address()
     keys = _limited_keys(username, address)
-    _check_limits(keys)
+    retry_after = take_all(_failures(), keys)
+    if retry_after is not None:
+        raise RateLimited(retry_after)
     user = service.authenticate(session, username, password)
     if user is None:
-        for key, _limit in keys:
-            _failures().add(key)
         current_app.logger.info("failed login for %r from %s", username, address)
         raise NotAuthenticated("wrong username or password")
+    for key, _limit in keys:
+        _failures().give_back(key)
     _failures().clear(f"account:{username}:{address}")
-    refresh = create_refresh_token(identity=str(user.id))
+    generation = {GENERATION: user.login_generation or 0}
+    refresh = create_refresh_token(identity=str(user.id), additional_claims=generation)
     rjti = decode_token(refresh)["jti"]
-    access = create_access_token(identity=str(user.id), additional_claims={"rjti": rjti})
+    access = create_access_token(
+        identity=str(user.id), additional_claims={"rjti": rjti, **generation}
+    )
     actor = actor_of(user, address)
     audit.record(session, actor, "auth.login", "user", user.id, school_id=user.school_id)
     return user, {"access_token": access, "refresh_token": refresh, "token_type": "Bearer"}
@@ -75,7 +76,10 @@ def login(session: Session, username: str, password: str) -> tuple[User, dict[st
 def refresh_access_token() -> str:
     """A new access token for the refresh token of this request, tied to it for logout."""
     claims = get_jwt()
-    return create_access_token(identity=claims["sub"], additional_claims={"rjti": claims["jti"]})
+    return create_access_token(
+        identity=claims["sub"],
+        additional_claims={"rjti": claims["jti"], GENERATION: claims.get(GENERATION, 0)},
+    )
 
 
 def logout(session: Session) -> None:

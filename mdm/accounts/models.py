@@ -46,8 +46,11 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Logins (tokens) issued before this moment are refused: a password change ends them all.
+    # When the password was last changed or reset (shown; the tokens go by login_generation).
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Rises with every password change or reset; a login's tokens carry the generation they
+    # were made in, and those of an earlier one are refused, however soon after they were made.
+    login_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     school: Mapped[School | None] = relationship()
 

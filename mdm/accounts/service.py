@@ -49,10 +49,10 @@ def hash_password(password: str) -> str:
 
 
 def set_password(user: User, password: str) -> None:
-    """Set a new password; logins (tokens) issued before this moment stop working."""
+    """Set a new password; every earlier login (its access and refresh tokens) stops working."""
     user.password_hash = hash_password(password)
-    # Whole seconds, as JWTs carry their issue time (iat) in whole seconds.
-    user.password_changed_at = utcnow().replace(microsecond=0)
+    user.password_changed_at = utcnow()
+    user.login_generation = (user.login_generation or 0) + 1
 
 
 def initial_password_hash(password: str) -> str:

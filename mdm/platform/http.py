@@ -1,6 +1,7 @@
 """HTTP helpers every API shares: the blueprint class, body types, paging, the client address,
 and the request's one commit at its end."""
 
+import io
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -11,6 +12,8 @@ from flask.sessions import NullSession, SessionInterface
 from marshmallow import Schema
 from sqlalchemy.exc import IntegrityError
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mdm.extensions import db
 from mdm.platform import errors
@@ -42,7 +45,7 @@ def limit_offset(args: dict[str, Any]) -> dict[str, int]:
 
 
 def client_address() -> str | None:
-    """The client's address (behind a proxy, gunicorn's forwarded_allow_ips decides trust)."""
+    """The client's address: behind TRUSTED_PROXY_HOPS proxies, the one they forwarded."""
     return request.remote_addr
 
 
@@ -88,9 +91,32 @@ def _view_function(endpoint: str | None) -> Any:
     return view
 
 
+def read_streamed_body() -> None:
+    """A body sent without a length (Transfer-Encoding: chunked) is read here, whole: one over
+    MAX_CONTENT_LENGTH is a 413 before anything happens, never cut off silently at the limit."""
+    if (
+        request.content_length is not None
+        or "chunked" not in request.headers.get("Transfer-Encoding", "").lower()
+    ):
+        return
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    stream = request.stream
+    data = stream.read(limit) if limit is not None else stream.read()
+    if limit is not None and len(data) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    # From here on the body is an ordinary one of known length.
+    request.environ["wsgi.input"] = io.BytesIO(data)
+    request.environ["CONTENT_LENGTH"] = str(len(data))
+    request.environ.pop("HTTP_TRANSFER_ENCODING", None)
+    request.__dict__.pop("stream", None)
+
+
 def check_body_type() -> Response | None:
-    """A body of a type the endpoint does not take is a 415, before anything else happens."""
+    """A body of a type the endpoint does not take is a 415, before anything else happens (a
+    method the path does not have is left to the router's 405)."""
     if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
+        return None
+    if request.routing_exception is not None:
         return None
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return None
@@ -136,7 +162,14 @@ def finish_transaction(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """No cookie sessions; the body-type check before and the commit after every request."""
+    """No cookie sessions; the client address behind trusted proxies; the body checks before
+    and the commit after every request."""
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
     app.session_interface = NoCookieSessions()
+    app.before_request(read_streamed_body)
     app.before_request(check_body_type)
     app.after_request(finish_transaction)

@@ -1,4 +1,8 @@
-"""Counting failures per key in a time window, in memory or in Redis (several instances)."""
+"""Counting attempts per key in a time window, in memory or in Redis (several instances).
+
+An attempt is counted and checked in one step (`take`), so that parallel requests cannot all
+pass the check before any of them is counted; a successful attempt is given back.
+"""
 
 import threading
 import time
@@ -10,18 +14,19 @@ import redis
 
 
 class FailureCounter(Protocol):
-    """Counts recent failures per key."""
+    """Counts recent attempts per key against a limit."""
 
-    def count(self, key: str) -> tuple[int, int]:
-        """(failures in the window, seconds until the oldest one expires)."""
+    def take(self, key: str, limit: int) -> int | None:
+        """Count one attempt, unless the key has `limit` attempts in the window already: then
+        the seconds until one expires (nothing is counted); else None."""
         ...
 
-    def add(self, key: str) -> None:
-        """Record one failure."""
+    def give_back(self, key: str) -> None:
+        """Uncount one attempt of the key (it succeeded)."""
         ...
 
     def clear(self, key: str) -> None:
-        """Forget the failures (after a success)."""
+        """Forget the key's attempts."""
         ...
 
 
@@ -38,21 +43,22 @@ class MemoryCounter:
         hits = self._hits.setdefault(key, deque())
         while hits and hits[0] <= now - self.window:
             hits.popleft()
-        if not hits:
-            del self._hits[key]
-            return deque()
         return hits
 
-    def count(self, key: str) -> tuple[int, int]:
+    def take(self, key: str, limit: int) -> int | None:
         now = self.clock()
         with self._lock:
             hits = self._prune(key, now)
-            retry = int(hits[0] + self.window - now) + 1 if hits else 0
-            return len(hits), retry
+            if len(hits) >= limit:
+                return int(hits[0] + self.window - now) + 1
+            hits.append(now)
+            return None
 
-    def add(self, key: str) -> None:
+    def give_back(self, key: str) -> None:
         with self._lock:
-            self._hits.setdefault(key, deque()).append(self.clock())
+            hits = self._hits.get(key)
+            if hits:
+                hits.pop()
 
     def clear(self, key: str) -> None:
         with self._lock:
@@ -67,18 +73,22 @@ class RedisCounter:
         self.prefix = prefix
         self._redis = redis.Redis.from_url(url, socket_timeout=2)
 
-    def count(self, key: str) -> tuple[int, int]:
+    def take(self, key: str, limit: int) -> int | None:
+        name = self.prefix + key
         pipe = self._redis.pipeline()
-        pipe.get(self.prefix + key)
-        pipe.ttl(self.prefix + key)
-        value, ttl = pipe.execute()
-        return int(value or 0), max(int(ttl), 1) if value else 0
+        pipe.incr(name)
+        pipe.expire(name, self.window, nx=True)
+        pipe.ttl(name)
+        count, _set, ttl = pipe.execute()
+        if int(count) <= limit:
+            return None
+        self._redis.decr(name)
+        return max(int(ttl), 1)
 
-    def add(self, key: str) -> None:
-        pipe = self._redis.pipeline()
-        pipe.incr(self.prefix + key)
-        pipe.expire(self.prefix + key, self.window, nx=True)
-        pipe.execute()
+    def give_back(self, key: str) -> None:
+        name = self.prefix + key
+        if int(self._redis.decr(name)) < 0:
+            self._redis.delete(name)
 
     def clear(self, key: str) -> None:
         self._redis.delete(self.prefix + key)
@@ -91,3 +101,16 @@ def make_counter(url: str, window: int) -> FailureCounter:
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisCounter(url, window)
     raise ValueError(f"RATELIMIT_STORAGE_URL must be memory:// or a Redis URL, not {url!r}")
+
+
+def take_all(counter: FailureCounter, limits: list[tuple[str, int]]) -> int | None:
+    """Take an attempt of every key, or of none: the seconds to wait when one is at its limit."""
+    taken: list[str] = []
+    for key, limit in limits:
+        retry_after = counter.take(key, limit)
+        if retry_after is not None:
+            for done in taken:
+                counter.give_back(done)
+            return retry_after
+        taken.append(key)
+    return None

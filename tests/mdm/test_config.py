@@ -83,3 +83,34 @@ def test_bad_encryption_key_is_refused(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MDM_DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite3")
     with pytest.raises(ConfigError, match="ENCRYPTION_KEYS"):
         create_app({"SECRET_KEY": "a", "JWT_SECRET_KEY": "b", "ENCRYPTION_KEYS": ["short"]})
+
+
+def test_production_with_several_workers_needs_a_shared_limit_store() -> None:
+    from mdm.settings import check_workers
+
+    memory = {"ENV": "production", "RATELIMIT_STORAGE_URL": "memory://"}
+    with pytest.raises(ConfigError) as caught:
+        check_workers(memory, 5)
+    assert "MDM_RATELIMIT_STORAGE_URL" in str(caught.value)
+    check_workers(memory, 1)  # one process counts everything
+    check_workers({**memory, "ENV": "development"}, 5)  # the embedded default
+    check_workers({**memory, "RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0"}, 5)
+
+
+def test_gunicorn_stops_before_serving_several_workers_with_memory_limits(tmp_path) -> None:
+    import runpy
+    from types import SimpleNamespace
+
+    settings = runpy.run_path(str(Path(__file__).parents[2] / "config" / "gunicorn.conf.py"))
+    app = SimpleNamespace(config={"ENV": "production", "RATELIMIT_STORAGE_URL": "memory://"})
+    logged: list[str] = []
+    server = SimpleNamespace(
+        app=SimpleNamespace(wsgi=lambda: app),
+        cfg=SimpleNamespace(workers=3),
+        log=SimpleNamespace(error=lambda message, *args: logged.append(message % args)),
+    )
+    with pytest.raises(SystemExit) as stopped:
+        settings["on_starting"](server)
+    assert stopped.value.code == 2
+    assert "RATELIMIT_STORAGE_URL" in logged[0]
+    assert settings["control_socket_disable"] is True

@@ -1,5 +1,6 @@
 """Login, refresh, logout, token expiry and revocation, rate limits, /me."""
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -255,3 +256,92 @@ def test_a_password_reset_by_an_admin_ends_earlier_logins(
     )
     assert reset.status_code == 200
     assert client.get("/api/v1/me", headers=bearer(earlier)).status_code == 401
+
+
+def test_a_password_change_ends_a_login_of_the_same_second(
+    client: FlaskClient, teacher: User
+) -> None:
+    tokens = login(client, "teacher-a").get_json()
+    changed = client.post(
+        "/api/v1/me/password",
+        headers=bearer(tokens["access_token"]),
+        json={"current_password": PASSWORD, "new_password": "another-pass-1"},
+    )
+    assert changed.status_code == 204
+    assert client.get("/api/v1/me", headers=bearer(tokens["access_token"])).status_code == 401
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert refreshed.status_code == 401
+
+
+def test_an_admin_reset_ends_the_refresh_token_of_a_login_just_before(
+    client: FlaskClient, teacher: User, school_admin: User, headers: Callable[[User], Any]
+) -> None:
+    tokens = login(client, "teacher-a").get_json()
+    reset = client.patch(
+        f"/api/v1/users/{teacher.id}", headers=headers(school_admin), json={"password": "pw-new-12"}
+    )
+    assert reset.status_code == 200
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert refreshed.status_code == 401
+    # A login after the reset works, and its refresh token too.
+    fresh = login(client, "teacher-a", "pw-new-12").get_json()
+    again = client.post("/api/v1/auth/refresh", headers=bearer(fresh["refresh_token"]))
+    access = again.get_json()["access_token"]
+    assert client.get("/api/v1/me", headers=bearer(access)).status_code == 200
+
+
+def parallel_wrong_logins(app: Flask, username: str, count: int) -> list[int]:
+    """`count` wrong logins for one account at once, from threads that start together."""
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+
+    def attempt(n: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(login(client, username, "wrong", address=f"10.7.{n}.1").status_code)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def redis_url() -> str:
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_timeout=1).flushdb()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    return url
+
+
+@pytest.mark.committing
+@pytest.mark.concurrency
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_parallel_wrong_logins_get_exactly_the_limit(
+    make_app: Callable[..., Flask], create_user: Callable[..., User], store: str
+) -> None:
+    storage = "memory://" if store == "memory" else redis_url()
+    app = make_app(RATELIMIT_STORAGE_URL=storage, LOGIN_FAILURES_PER_ACCOUNT=5)
+    with app.app_context():
+        create_user("teacher", None, username="guessed")
+    statuses = parallel_wrong_logins(app, "guessed", 40)
+    assert sorted(statuses) == [401] * 5 + [429] * 35
+
+
+def test_a_success_gives_its_attempt_back() -> None:
+    from mdm.platform.ratelimit import MemoryCounter, take_all
+
+    counter = MemoryCounter(window=60)
+    assert counter.take("a", 2) is None
+    counter.give_back("a")  # a success
+    assert counter.take("a", 2) is None
+    assert counter.take("a", 2) is None
+    assert counter.take("a", 2) is not None
+    # All keys or none: one at its limit leaves the others as they were.
+    assert take_all(counter, [("b", 5), ("a", 2)]) is not None
+    assert take_all(counter, [("b", 1)]) is None
