@@ -93,11 +93,10 @@ TIMETABLE_IMPORT_MAX_ROWS = 200_000
 # forced (API `force=1`, CLI `--force`); the folder job never forces.
 TIMETABLE_IMPORT_MAX_REMOVED_SHARE = 0.5
 
-# Where the OpenAPI document and the API docs page are served.
+# Where the OpenAPI document is served. Its docs page, /api/docs, is Swagger UI from the
+# flask-swagger-ui package (mdm/pages.py): it needs no internet.
 API_TITLE = "Schul-MDM"
 API_VERSION = "v1"
 OPENAPI_VERSION = "3.1.0"
 OPENAPI_URL_PREFIX = "/api"
 OPENAPI_JSON_PATH = "openapi.json"
-OPENAPI_REDOC_PATH = "docs"
-OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"

@@ -41,11 +41,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)
     cache.init_app(app)
 
-    from mdm import cli
+    from mdm import cli, pages
     from mdm.platform import models  # noqa: F401  (the platform's tables)
 
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule("/readyz", "readyz", readyz)
+    app.register_blueprint(pages.pages)
     for name in (*SUBPACKAGES, *app.config["PACKAGES"]):
         importlib.import_module(name).init_app(app)
 

@@ -1,13 +1,10 @@
 """The panel page in headless Chromium against a real server: log in, pick, see, reload, screen."""
 
 import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 from mdm.accounts.models import School, User
 from mdm.extensions import db
@@ -15,74 +12,20 @@ from mdm.platform.actors import Actor
 from schedules import panel_service
 from schedules.import_data import SUBSTITUTION
 from tests.conftest import PASSWORD
+from tests.fixtures.browser import HAVE_CHROMIUM
 from tests.schedules.panel_factories import bump_plan, change, seed_plan
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "panel-screenshot.png"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.committing,  # the live server's threads have connections of their own
-    pytest.mark.skipif(
-        not CHROMIUM.exists() or not CHROMEDRIVER.exists(), reason="needs Debian's chromium"
-    ),
+    pytest.mark.skipif(not HAVE_CHROMIUM, reason="needs Debian's chromium"),
 ]
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--lang=de-DE",
-]
-
-
-@pytest.fixture
-def server(app: Flask) -> Iterator[str]:
-    """The app on a real port of the loopback interface, served from a thread."""
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Callable[[int, int], WebDriver]]:
-    """Factory: a headless Chromium with a fresh profile and a viewport of the given size."""
-    drivers: list[WebDriver] = []
-
-    def start(width: int, height: int) -> WebDriver:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in CHROMIUM_FLAGS:
-            options.add_argument(flag)
-        options.add_argument(f"--user-data-dir={tmp_path / f'profile-{len(drivers)}'}")
-        options.add_argument(f"--window-size={width},{height}")
-        options.add_experimental_option("prefs", {"intl.accept_languages": "de-DE,de"})
-        options.add_experimental_option(
-            "mobileEmulation",
-            {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}},
-        )
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        drivers.append(driver)
-        return driver
-
-    yield start
-    for driver in drivers:
-        driver.quit()
 
 
 def screenshot_wanted() -> bool:
