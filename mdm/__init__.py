@@ -12,7 +12,7 @@ from flask import Flask, Response
 from sqlalchemy import event, text
 
 from mdm.extensions import api, db, jwt, migrate
-from mdm.platform import cache, errors, http
+from mdm.platform import cache, errors, headers, http
 from mdm.platform.types import render_migration_type
 from mdm.settings import load_config
 
@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     cli.init_app(app)
+    headers.init_app(app)  # before http: after-request functions run last-registered first
     http.init_app(app)
     return app
 

@@ -226,9 +226,7 @@ def school_panel(args: dict[str, Any], school_id: int) -> Response:
 def link_panel(args: dict[str, Any], secret: str) -> Response:
     """The read-only panel feed of the school's panel link (no login); everything by default."""
     state = panel_service.state_for_link(db.session, secret)
-    response = _feed(state, panel_service.Viewer("public"), args)
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return _feed(state, panel_service.Viewer("public"), args)
 
 
 def _feed(

@@ -1,13 +1,13 @@
 """The panel page: for students and teachers (log in, pick once, see today and the next day),
 and the read-only page of the school's link, also as the entrance-hall screen."""
 
-import secrets
 from typing import Any
 
 from flask import Blueprint, render_template, request
 
 from mdm.extensions import db
 from mdm.platform.errors import NotFound
+from mdm.platform.headers import csp_nonce
 from schedules import panel_service
 from schedules.panel_texts import LANGUAGES, TEXTS
 
@@ -22,22 +22,12 @@ def _language() -> str:
 
 
 def _page(**context: Any) -> tuple[str, int, dict[str, str]]:
-    """The panel page with its inline style and script allowed by a per-response nonce."""
-    nonce = secrets.token_urlsafe(16)
+    """The panel page; its inline style and script are allowed by the request's nonce."""
     lang = _language()
-    html = render_template("schedules/panel.html", lang=lang, t=TEXTS[lang], nonce=nonce, **context)
-    headers = {
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Language": lang,
-        "Content-Security-Policy": (
-            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-            "connect-src 'self'; base-uri 'none'; form-action 'self'; "
-            "frame-ancestors 'none'"
-        ),
-    }
-    return html, 200, headers
+    html = render_template(
+        "schedules/panel.html", lang=lang, t=TEXTS[lang], nonce=csp_nonce(), **context
+    )
+    return html, 200, {"Cache-Control": "no-store", "Content-Language": lang}
 
 
 @pages.route("/panel")
