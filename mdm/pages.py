@@ -1,14 +1,75 @@
-"""The service's own pages: the favicon and the API docs (Swagger UI from the flask-swagger-ui
-package, so they work without internet)."""
+"""The service's own pages: the start page, the favicon and the API docs (Swagger UI from the
+flask-swagger-ui package, so they work without internet)."""
 
 from importlib.resources import files
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    send_from_directory,
+    url_for,
+)
+
+from mdm.platform.http import page_language
 
 pages = Blueprint("pages", __name__)
 # Swagger UI's files, as the flask-swagger-ui package ships them; only these two are served.
 SWAGGER_UI = files("flask_swagger_ui") / "dist"
 SWAGGER_UI_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css")
+
+
+# What every page of the service's own layout (mdm/base.html) says, by language.
+SITE: dict[str, dict[str, str]] = {
+    "de": {"name": "Schul-MDM", "languages": "Sprache"},
+    "en": {"name": "Schul-MDM", "languages": "Language"},
+}
+START: dict[str, dict[str, str]] = {
+    "de": {
+        "intro": "Geräteverwaltung und Vertretungspläne der Schulen.",
+        "panel": "Vertretungsplan",
+        "panel_what": "Für Schülerinnen, Schüler und Lehrkräfte: mit dem Schulkonto anmelden.",
+        "api_docs": "API-Dokumentation",
+        "api_docs_what": "Für Administratorinnen und Administratoren: Benutzer, Einschreibungen, "
+        "Geräte und Gruppen, Stundenplan-Importe, Einstellungen und Protokoll werden über diese "
+        "API verwaltet.",
+    },
+    "en": {
+        "intro": "Device management and substitution plans of the schools.",
+        "panel": "Substitution plan",
+        "panel_what": "For students and teachers: log in with your school account.",
+        "api_docs": "API documentation",
+        "api_docs_what": "For admins: users, enrollment, devices and groups, timetable imports, "
+        "settings and the audit log are managed through this API.",
+    },
+}
+
+
+def render_page(template: str, texts: dict[str, dict[str, Any]], **context: Any) -> str:
+    """A page of the service's own layout in the request's language (German by default), with
+    its texts as `t`."""
+    lang = page_language()
+    return render_template(template, lang=lang, site=SITE[lang], t=texts[lang], **context)
+
+
+# The start page's links: endpoint and the key of its texts (a link whose package is not
+# installed is left out: mdm never depends on the other packages).
+START_LINKS = (("panel_pages.panel_page", "panel"), ("pages.api_docs", "api_docs"))
+
+
+@pages.route("/")
+def start() -> tuple[str, dict[str, str]]:
+    """The start page: where to find the panel and the API docs."""
+    links = [
+        (url_for(endpoint), key)
+        for endpoint, key in START_LINKS
+        if endpoint in current_app.view_functions
+    ]
+    html = render_page("mdm/start.html", START, links=links)
+    return html, {"Content-Language": page_language()}
 
 
 @pages.route("/favicon.ico")

@@ -8,22 +8,16 @@ from flask import Blueprint, render_template, request
 from mdm.extensions import db
 from mdm.platform.errors import NotFound
 from mdm.platform.headers import csp_nonce
+from mdm.platform.http import page_language
 from schedules import panel_service
 from schedules.panel_texts import LANGUAGES, TEXTS
 
 pages = Blueprint("panel_pages", __name__, template_folder="templates")
 
 
-def _language() -> str:
-    asked = request.args.get("lang", "")
-    if asked in LANGUAGES:
-        return asked
-    return request.accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
-
-
 def _page(**context: Any) -> tuple[str, int, dict[str, str]]:
     """The panel page; its inline style and script are allowed by the request's nonce."""
-    lang = _language()
+    lang = page_language(LANGUAGES)
     html = render_template(
         "schedules/panel.html", lang=lang, t=TEXTS[lang], nonce=csp_nonce(), **context
     )

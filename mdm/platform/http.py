@@ -3,7 +3,7 @@ and the request's one commit at its end."""
 
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import flask_smorest
@@ -20,6 +20,8 @@ from mdm.platform import errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_ONLY = ("application/json",)
+# The languages of the pages, the first the default: German, and English for those who ask.
+PAGE_LANGUAGES = ("de", "en")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,15 @@ def page(items: list[Any], total: int, args: dict[str, Any]) -> dict[str, Any]:
 def limit_offset(args: dict[str, Any]) -> dict[str, int]:
     """limit/offset for a service from page/per_page query arguments."""
     return {"limit": args["per_page"], "offset": (args["page"] - 1) * args["per_page"]}
+
+
+def page_language(languages: Sequence[str] = PAGE_LANGUAGES) -> str:
+    """The language of a page: `?lang=` when it is one of `languages`, else the one the browser
+    prefers (Accept-Language), else the first (German)."""
+    asked = request.args.get("lang", "")
+    if asked in languages:
+        return asked
+    return request.accept_languages.best_match(languages, default=languages[0])
 
 
 def client_address() -> str | None:

@@ -29,3 +29,23 @@ def test_the_favicon(client: FlaskClient) -> None:
     assert icon.status_code == 200
     assert icon.get_data()[:4] == b"\x00\x00\x01\x00"  # an ICO file
     assert client.get("/static/favicon.svg").mimetype == "image/svg+xml"
+
+
+def test_the_start_page_is_german_and_links_the_panel_and_the_api_docs(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert '<html lang="de">' in html and page.headers["Content-Language"] == "de"
+    assert '<a href="/panel">Vertretungsplan</a>' in html
+    assert '<a href="/api/docs">API-Dokumentation</a>' in html
+
+
+def test_the_start_page_speaks_english_to_who_prefers_it(client: FlaskClient) -> None:
+    english = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9,de;q=0.5"})
+    assert '<html lang="en">' in english.get_data(as_text=True)
+    assert "Substitution plan" in english.get_data(as_text=True)
+    assert "Substitution plan" in client.get("/?lang=en").get_data(as_text=True)
+    french = client.get("/", headers={"Accept-Language": "fr-FR,fr"}).get_data(as_text=True)
+    assert '<html lang="de">' in french

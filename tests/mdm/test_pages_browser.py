@@ -1,4 +1,4 @@
-"""The service's own pages in headless Chromium, with no internet: the API docs."""
+"""The service's own pages in headless Chromium, with no internet: the start page, the API docs."""
 
 from collections.abc import Callable
 from typing import Any
@@ -40,4 +40,13 @@ def test_the_api_docs_list_the_operations_without_internet(
         p.replace("\u200b", "") for p in paths
     }
     assert loaded_from(driver) == {server}
+    assert console_errors(driver) == []
+
+
+def test_the_start_page_leads_to_the_panel(server: str, browser: Callable[..., Any]) -> None:
+    driver = browser(360, 740)
+    driver.get(f"{server}/")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Schul-MDM"
+    driver.find_element(By.LINK_TEXT, "Vertretungsplan").click()
+    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/panel"))
     assert console_errors(driver) == []

@@ -46,6 +46,7 @@ def pages(
         f"/api/v1/schools/{school.id}/panel/link", headers=headers(school_admin)
     ).get_json()["secret"]
     return {
+        "start page": "/",
         "API docs": "/api/docs",
         "panel": "/panel",
         "panel link": f"/panel/{panel_link}",
