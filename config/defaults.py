@@ -71,8 +71,13 @@ SCHEDULER_IN_PROCESS = False
 # How late a scheduled job may start and still count for its slot, in seconds.
 SCHEDULER_GRACE_SECONDS = 60
 
-# Public base URL, used in links the service hands out (enrollment URLs, feed URLs).
-BASE_URL = "http://localhost:5000"
+# The address browsers and phones reach the service at, e.g. "https://mdm.schulen.example.org"
+# or, for one machine in a school's network, "http://192.168.1.20:5000". Links the service hands
+# out begin with it: enrollment URLs and their QR codes, the panel link, feed URLs. Empty (the
+# default): links follow the address each request came to (its Host; behind TRUSTED_PROXY_HOPS
+# proxies, the forwarded one), and `mdm run` uses the address it serves for links made outside a
+# request. Set it in production, and whenever links are made outside a request (jobs, the CLI).
+BASE_URL = ""
 
 # Default time zone of new schools.
 DEFAULT_TIMEZONE = "Europe/Berlin"

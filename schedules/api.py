@@ -3,12 +3,12 @@ JSON feed (logged in, or by the read-only link), the picker's options, settings 
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask_jwt_extended import get_current_user
 
 from mdm.accounts.auth import current_actor, login_required, roles_required
 from mdm.extensions import db
-from mdm.platform.http import Blueprint, accepts, limit_offset, page
+from mdm.platform.http import Blueprint, accepts, base_url, limit_offset, page
 from mdm.platform.openapi import problems
 from mdm.platform.schemas import PageArgs
 from mdm.platform.scoping import ADMINS, require_school
@@ -307,7 +307,7 @@ def create_panel_link(school_id: int) -> dict[str, Any]:
     """Create the read-only panel link, or replace it (the old link stops working at once).
     The secret is in this answer only."""
     secret = panel_service.issue_panel_link(db.session, current_actor(), school_id)
-    base = current_app.config["BASE_URL"].rstrip("/")
+    base = base_url()
     return {
         "secret": secret,
         "lookup": panel_service.link_lookup_key(secret),

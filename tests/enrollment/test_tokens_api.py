@@ -41,7 +41,7 @@ def test_create_token_shows_the_secret_once_and_stores_its_hash(
     body = response.get_json()
     secret = body["secret"]
     assert is_token_secret(secret)
-    assert body["enrollment_url"] == f"http://localhost:5000/enroll/{secret}"
+    assert body["enrollment_url"] == f"http://localhost/enroll/{secret}"  # the request's Host
     assert body["qr_svg_url"] == body["enrollment_url"] + "/qr.svg"
     assert body["qr_png_url"] == body["enrollment_url"] + "/qr.png"
     token = body["token"]
