@@ -1,9 +1,12 @@
-"""The service's own pages: the start page, the favicon and the API docs (Swagger UI from the
-flask-swagger-ui package, so they work without internet)."""
+"""The service's own pages: the start page, the favicon, the API docs (Swagger UI from the
+flask-swagger-ui package, so they work without internet) and the documents of docs/ that users
+are sent to (the agent protocol)."""
 
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
+import markdown
 from flask import (
     Blueprint,
     Response,
@@ -13,6 +16,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from markupsafe import Markup
 
 from mdm.platform.http import page_language
 
@@ -20,12 +24,19 @@ pages = Blueprint("pages", __name__)
 # Swagger UI's files, as the flask-swagger-ui package ships them; only these two are served.
 SWAGGER_UI = files("flask_swagger_ui") / "dist"
 SWAGGER_UI_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css")
+# The documents served at /docs/<name>, from the docs/ folder of the clone the service runs from.
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCUMENTS = {"agent-protocol": "agent-protocol.md"}
 
 
 # What every page of the service's own layout (mdm/base.html) says, by language.
 SITE: dict[str, dict[str, str]] = {
-    "de": {"name": "Schul-MDM", "languages": "Sprache"},
-    "en": {"name": "Schul-MDM", "languages": "Language"},
+    "de": {
+        "name": "Schul-MDM",
+        "languages": "Sprache",
+        "english_only": "Dieses Dokument gibt es nur auf Englisch.",
+    },
+    "en": {"name": "Schul-MDM", "languages": "Language", "english_only": ""},
 }
 START: dict[str, dict[str, str]] = {
     "de": {
@@ -36,6 +47,9 @@ START: dict[str, dict[str, str]] = {
         "api_docs_what": "Für Administratorinnen und Administratoren: Benutzer, Einschreibungen, "
         "Geräte und Gruppen, Stundenplan-Importe, Einstellungen und Protokoll werden über diese "
         "API verwaltet.",
+        "agent_protocol": "Agent-Protokoll",
+        "agent_protocol_what": "Für Entwicklerinnen und Entwickler von Agent-Software: wie sich "
+        "Android-, Windows- und Linux-Geräte einschreiben und melden (auf Englisch).",
     },
     "en": {
         "intro": "Device management and substitution plans of the schools.",
@@ -44,6 +58,9 @@ START: dict[str, dict[str, str]] = {
         "api_docs": "API documentation",
         "api_docs_what": "For admins: users, enrollment, devices and groups, timetable imports, "
         "settings and the audit log are managed through this API.",
+        "agent_protocol": "Agent protocol",
+        "agent_protocol_what": "For developers of agent software: how Android, Windows and "
+        "Linux devices enroll and check in.",
     },
 }
 
@@ -57,15 +74,19 @@ def render_page(template: str, texts: dict[str, dict[str, Any]], **context: Any)
 
 # The start page's links: endpoint and the key of its texts (a link whose package is not
 # installed is left out: mdm never depends on the other packages).
-START_LINKS = (("panel_pages.panel_page", "panel"), ("pages.api_docs", "api_docs"))
+START_LINKS = (
+    ("panel_pages.panel_page", {}, "panel"),
+    ("pages.api_docs", {}, "api_docs"),
+    ("pages.document", {"name": "agent-protocol"}, "agent_protocol"),
+)
 
 
 @pages.route("/")
 def start() -> tuple[str, dict[str, str]]:
-    """The start page: where to find the panel and the API docs."""
+    """The start page: where to find the panel, the API docs and the agent protocol."""
     links = [
-        (url_for(endpoint), key)
-        for endpoint, key in START_LINKS
+        (url_for(endpoint, **values), key)
+        for endpoint, values, key in START_LINKS
         if endpoint in current_app.view_functions
     ]
     html = render_page("mdm/start.html", START, links=links)
@@ -90,3 +111,18 @@ def api_docs_asset(name: str) -> Response:
     if name not in SWAGGER_UI_ASSETS:
         abort(404)
     return send_from_directory(str(SWAGGER_UI), name)
+
+
+@pages.route("/docs/<name>")
+def document(name: str) -> str:
+    """A document of docs/ as a page (in English, as it is written)."""
+    if name not in DOCUMENTS:
+        abort(404)
+    path = DOCS / DOCUMENTS[name]
+    if not path.is_file():
+        abort(404, f"{DOCUMENTS[name]} is in the repository's docs/ folder")
+    text = path.read_text(encoding="utf-8")
+    title = text.splitlines()[0].lstrip("# ").strip()
+    # Our own file: its Markdown may hold HTML, which is trusted like the code.
+    body = markdown.markdown(text, extensions=["tables", "fenced_code"])
+    return render_page("mdm/document.html", SITE, title=title, body=Markup(body))

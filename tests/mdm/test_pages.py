@@ -40,6 +40,7 @@ def test_the_start_page_is_german_and_links_the_panel_and_the_api_docs(
     assert '<html lang="de">' in html and page.headers["Content-Language"] == "de"
     assert '<a href="/panel">Vertretungsplan</a>' in html
     assert '<a href="/api/docs">API-Dokumentation</a>' in html
+    assert '<a href="/docs/agent-protocol">Agent-Protokoll</a>' in html
 
 
 def test_the_start_page_speaks_english_to_who_prefers_it(client: FlaskClient) -> None:

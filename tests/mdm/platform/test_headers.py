@@ -48,6 +48,7 @@ def pages(
     return {
         "start page": "/",
         "API docs": "/api/docs",
+        "agent protocol": "/docs/agent-protocol",
         "panel": "/panel",
         "panel link": f"/panel/{panel_link}",
         "entrance-hall screen": f"/panel/{panel_link}?screen=1",
