@@ -128,3 +128,47 @@ def test_the_entrance_hall_screen_shows_every_class_page_by_page(
     assert visible[-1].location["y"] + visible[-1].size["height"] <= 720
     driver.execute_script("showPage(pageIndex = 1)")
     assert driver.find_element(By.ID, "pager").text.startswith("Seite 2/")
+
+
+def overflowing(driver: WebDriver) -> list[str]:
+    """Elements of the header that reach past the viewport's right edge, and whether the page
+    scrolls sideways."""
+    return driver.execute_script(
+        """
+        const width = document.documentElement.clientWidth;
+        const wide = Array.from(document.querySelectorAll("header, header *"))
+          .filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > width + 0.5)
+          .map((e) => e.id || e.className || e.tagName);
+        if (document.documentElement.scrollWidth > width) wide.push("page scrolls sideways");
+        return wide;
+        """
+    )
+
+
+@pytest.mark.parametrize("languages", ["de-DE,de", "en-GB,en"])
+def test_the_header_fits_a_360_pixel_phone(
+    server: str,
+    school: School,
+    create_user: Callable[..., User],
+    browser: Callable[..., WebDriver],
+    languages: str,
+) -> None:
+    seed_plan(school.id)
+    create_user("student", school, username="mats", first_name="Mats", class_name="5b")
+    driver = browser(360, 740, languages=languages)
+    driver.get(f"{server}/panel")
+    wait(driver).until(ec.visibility_of_element_located((By.ID, "username")))
+    assert overflowing(driver) == []
+    driver.find_element(By.ID, "username").send_keys("mats")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+    wait(driver).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#course-list input")))
+    for box in driver.find_elements(By.CSS_SELECTOR, "#course-list input"):
+        box.click()
+    driver.find_element(By.CSS_SELECTOR, "#picker button[type=submit]").click()
+    plan_text(driver)
+    label = driver.find_element(By.ID, "selection-label").text
+    assert "5b" in label and "REL-5" in label and "ETH-5" in label
+    assert driver.find_element(By.ID, "change").is_displayed()
+    assert overflowing(driver) == []
+
