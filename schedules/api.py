@@ -273,6 +273,7 @@ def panel_options(school_id: int) -> dict[str, Any]:
 def _settings_body(settings: PanelSettings) -> dict[str, Any]:
     return {
         "hide_teachers_from_students": settings.hide_teachers_from_students,
+        "screen_language": settings.screen_language,
         "public_link_enabled": settings.public_link_hash is not None,
         "public_link_lookup": settings.public_link_lookup,
         "plan_version": settings.plan_version,
@@ -293,10 +294,12 @@ def get_panel_settings(school_id: int) -> dict[str, Any]:
 @panel_blp.arguments(PanelSettingsUpdateSchema)
 @panel_blp.response(200, PanelSettingsSchema)
 def update_panel_settings(body: dict[str, Any], school_id: int) -> dict[str, Any]:
-    """Hide teacher names from students (and from the read-only link), or show them again."""
-    settings = panel_service.set_hide_teachers(
-        db.session, current_actor(), school_id, body["hide_teachers_from_students"]
-    )
+    """Change the settings given: teacher names hidden from students, the screen's language.
+
+    `hide_teachers_from_students` also hides them from the read-only link; `screen_language`
+    is the language of the entrance-hall screen (the link's screen mode), whatever the
+    browser's."""
+    settings = panel_service.update_settings(db.session, current_actor(), school_id, **body)
     return _settings_body(settings)
 
 

@@ -15,9 +15,10 @@ from schedules.panel_texts import LANGUAGES, TEXTS
 pages = Blueprint("panel_pages", __name__, template_folder="templates")
 
 
-def _page(**context: Any) -> tuple[str, int, dict[str, str]]:
-    """The panel page; its inline style and script are allowed by the request's nonce."""
-    lang = page_language(LANGUAGES)
+def _page(lang: str | None = None, **context: Any) -> tuple[str, int, dict[str, str]]:
+    """The panel page in `lang` (else the browser's language); its inline style and script are
+    allowed by the request's nonce."""
+    lang = lang or page_language(LANGUAGES)
     html = render_template(
         "schedules/panel.html", lang=lang, t=TEXTS[lang], nonce=csp_nonce(), **context
     )
@@ -32,10 +33,13 @@ def panel_page() -> tuple[str, int, dict[str, str]]:
 
 @pages.route("/panel/<secret>")
 def link_page(secret: str) -> tuple[str, int, dict[str, str]]:
-    """The read-only panel of the school's link; `?screen=1` for the entrance-hall screen."""
+    """The read-only panel of the school's link; `?screen=1` for the entrance-hall screen,
+    which speaks the school's language (its panel setting), not the browser's."""
     try:
-        panel_service.state_for_link(db.session, secret)
+        state = panel_service.state_for_link(db.session, secret)
     except NotFound:
         html, _status, headers = _page(link=None, screen=False, invalid_link=True)
         return html, 404, headers
-    return _page(link=secret, screen=request.args.get("screen") == "1")
+    if request.args.get("screen") == "1":
+        return _page(state.screen_language, link=secret, screen=True)
+    return _page(link=secret, screen=False)

@@ -172,3 +172,20 @@ def test_the_header_fits_a_360_pixel_phone(
     assert driver.find_element(By.ID, "change").is_displayed()
     assert overflowing(driver) == []
 
+
+def test_the_entrance_hall_screen_speaks_the_schools_language_not_the_browsers(
+    server: str, school: School, browser: Callable[..., WebDriver]
+) -> None:
+    seed_plan(school.id)
+    db.session.commit()
+    bump_plan(school.id)
+    secret = panel_service.issue_panel_link(db.session, Actor.system("test"), school.id)
+    panel_service.update_settings(db.session, Actor.system("test"), school.id, screen_language="en")
+    db.session.commit()
+
+    driver = browser(1280, 720, languages="de-DE,de")
+    driver.get(f"{server}/panel/{secret}?screen=1")
+    text = plan_text(driver)
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Substitution plan"
+    assert text.splitlines()[0] == "Today" and "Cancelled" in text and "Entfall" not in text
+    assert driver.find_element(By.ID, "updated").text.startswith("Updated: ")
