@@ -1,4 +1,5 @@
-"""The panel page in headless Chromium against a real server: log in, pick, see, reload, screen."""
+"""The panel page in headless Chromium against a real server: log in, pick, see, reload, screen;
+a 360-pixel phone; the screen's language; accessibility (axe-core) in light and dark."""
 
 import os
 from collections.abc import Callable
@@ -9,11 +10,21 @@ import pytest
 from mdm.accounts.models import School, User
 from mdm.extensions import db
 from mdm.platform.actors import Actor
+from mdm.platform.types import utcnow
 from schedules import panel_service
-from schedules.import_data import SUBSTITUTION
+from schedules.import_data import SUBSTITUTION, SUBSTITUTION_KINDS
 from tests.conftest import PASSWORD
-from tests.fixtures.browser import HAVE_CHROMIUM
-from tests.schedules.panel_factories import bump_plan, change, seed_plan
+from tests.fixtures.browser import (
+    HAVE_CHROMIUM,
+    accessibility_violations,
+    prefer_dark,
+)
+from tests.schedules.panel_factories import (
+    bump_plan,
+    change,
+    school_days_from_today,
+    seed_plan,
+)
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "panel-screenshot.png"
 pytestmark = [
@@ -189,3 +200,92 @@ def test_the_entrance_hall_screen_speaks_the_schools_language_not_the_browsers(
     assert driver.find_element(By.TAG_NAME, "h1").text == "Substitution plan"
     assert text.splitlines()[0] == "Today" and "Cancelled" in text and "Entfall" not in text
     assert driver.find_element(By.ID, "updated").text.startswith("Updated: ")
+
+
+def every_kind_of_change(school_id: int) -> None:
+    """Today, one change of every kind (every colour of the panel) for 7a, one marked new."""
+    first, _second = school_days_from_today(2)
+    for number, kind in enumerate(sorted(SUBSTITUTION_KINDS)):
+        change(
+            school_id,
+            f"kind-{kind}",
+            first,
+            kind,
+            1 + number % 4,
+            original_subject="D",
+            original_teachers=["SCH"],
+            original_rooms=["R101"],
+            original_classes=["7a"],
+            new_subject="E",
+            new_teachers=["BAU"],
+            new_rooms=["R102"],
+            new_classes=["7a"],
+            text=f"{kind} text",
+            changed_at=utcnow(),
+        )
+    db.session.commit()
+    bump_plan(school_id)
+
+
+def log_in(driver: WebDriver, server: str, username: str) -> None:
+    driver.get(f"{server}/panel")
+    wait(driver).until(ec.visibility_of_element_located((By.ID, "username")))
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_state_of_the_panel_passes_axe(
+    server: str,
+    school: School,
+    create_user: Callable[..., User],
+    browser: Callable[..., WebDriver],
+    scheme: str,
+) -> None:
+    teacher = create_user("teacher", school, username="sch", last_name="Schmidt")
+    seed_plan(school.id, teacher_user_id=teacher.id)
+    every_kind_of_change(school.id)
+    create_user("student", school, username="anna", first_name="Anna", class_name="7a")
+    secret = panel_service.issue_panel_link(db.session, Actor.system("test"), school.id)
+    db.session.commit()
+    found: dict[str, list[str]] = {}
+
+    driver = browser(390, 844)
+    if scheme == "dark":
+        prefer_dark(driver)
+    log_in(driver, server, "nobody")  # logged out, with the failed login's message
+    wait(driver).until(ec.visibility_of_element_located((By.ID, "login-error")))
+    found["logged out"] = accessibility_violations(driver)
+    driver.find_element(By.ID, "username").clear()
+    log_in(driver, server, "anna")
+    wait(driver).until(ec.visibility_of_element_located((By.ID, "pick-class")))
+    found["student's picker"] = accessibility_violations(driver)
+    driver.find_element(By.CSS_SELECTOR, "#picker button[type=submit]").click()
+    plan_text(driver)
+    found["student's plan"] = accessibility_violations(driver)
+    driver.find_element(By.ID, "logout").click()
+
+    log_in(driver, server, "sch")
+    wait(driver).until(ec.visibility_of_element_located((By.ID, "mine")))
+    found["teacher's picker"] = accessibility_violations(driver)
+    driver.find_element(By.ID, "mine").click()
+    plan_text(driver)
+    found["teacher's plan"] = accessibility_violations(driver)
+
+    screen = browser(1280, 720)
+    if scheme == "dark":
+        prefer_dark(screen)
+    screen.get(f"{server}/panel/{secret}?screen=1")
+    plan_text(screen)
+    pages = screen.execute_script("return pages.length")
+    for number in range(pages):  # each page of the screen shows other changes
+        screen.execute_script(f"showPage(pageIndex = {number})")
+        found[f"entrance-hall screen, page {number + 1}"] = accessibility_violations(screen)
+    screen.get(f"{server}/panel/{secret}")
+    plan_text(screen)
+    found["read-only link"] = accessibility_violations(screen)
+    screen.get(f"{server}/panel/pl_nope")
+    found["unknown link"] = accessibility_violations(screen)
+
+    assert {page: v for page, v in found.items() if v} == {}
