@@ -194,12 +194,18 @@ def get_token(session: Session, actor: Actor, token_id: int) -> EnrollmentToken:
 
 
 def revoke_token(session: Session, actor: Actor, token_id: int) -> EnrollmentToken:
-    """Revoke a token: no further device can enroll with it."""
+    """Revoke a token: no further device can enroll with it. Revoking it again changes nothing
+    (one audit event, also for parallel requests: the database decides which one revokes)."""
     token = get_token(session, actor, token_id)
-    if token.revoked_at is not None:
-        raise Conflict(f"enrollment token {token_id} is already revoked")
-    token.revoked_at = utcnow()
-    session.flush()
+    revoked = session.execute(
+        update(EnrollmentToken)
+        .where(EnrollmentToken.id == token.id, EnrollmentToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(token)
+    if not revoked.rowcount:
+        return token
     audit.record(
         session,
         actor,

@@ -317,11 +317,14 @@ def unenroll(session: Session, device: AgentDevice) -> None:
 def rotate_credential(
     session: Session, device: AgentDevice, csr_pem: str | None
 ) -> credentials.IssuedCredential:
-    """Replace the credential the device used by a new one; the old one stops working."""
+    """Replace the credential the device used by a new one; the old one stops working. Of
+    parallel rotations with one credential, one gets the new credential; the others find it
+    revoked, as any later request with it does."""
     csr = credentials.parse_csr(csr_pem)
     row = session.get(Device, device.device_id)
     assert row is not None
-    credentials.revoke_credential(session, device.credential_id)
+    if not credentials.revoke_credential(session, device.credential_id):
+        raise _refuse("the device credential was revoked")
     issued = credentials.issue_credential(session, row, csr)
     audit.record(
         session,

@@ -180,7 +180,9 @@ def update_device(
         device.user_id = (
             None if user_id is None else _school_user(session, device.school_id, user_id).id
         )
-    device.config_version += 1
+    # Raised by the database (config_version = config_version + 1), so that parallel changes
+    # each get their own version.
+    device.config_version = Device.config_version + 1
     session.flush()
     audit.record(
         session,
