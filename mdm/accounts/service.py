@@ -38,8 +38,12 @@ MANAGES = {
 # a check answers why, or None (register_deletion_check).
 DeletionCheck = Callable[[Session, User], str | None]
 DELETION_CHECKS = "mdm_user_deletion_checks"  # their key in app.extensions
-# A hash computed once so that an unknown username costs as much time as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+# Generated initial passwords (72 random bits) are hashed at this lower cost, which keeps a
+# school's import of a thousand students within a request.
+INITIAL_PASSWORD_METHOD = "scrypt:4096:8:1"
+# A hash per method, made once, to check against when there is nothing (or something else) to
+# check: every login attempt costs the same (`verify_password`).
+_DUMMY_HASHES: dict[str, str] = {}
 
 
 def hash_password(password: str) -> str:
@@ -58,7 +62,38 @@ def set_password(user: User, password: str) -> None:
 def initial_password_hash(password: str) -> str:
     """Hash of a generated initial password: 72 random bits need far less work than a chosen
     password, which keeps a school's import of a thousand students within a request."""
-    return generate_password_hash(password, method="scrypt:4096:8:1")
+    return generate_password_hash(password, method=INITIAL_PASSWORD_METHOD)
+
+
+def _dummy_hash(method: str) -> str:
+    dummy = _DUMMY_HASHES.get(method)
+    if dummy is None:
+        dummy = _DUMMY_HASHES.setdefault(
+            method, generate_password_hash("not-a-real-password", method=method)
+        )
+    return dummy
+
+
+def _method_of(password_hash: str) -> str:
+    """The method with its parameters a hash was made with ("scrypt:32768:8:1")."""
+    return password_hash.split("$", 1)[0]
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether the password matches the hash, at the same cost whatever is stored.
+
+    Every check does the work of one hash at the configured cost and one at the initial
+    passwords' cost: the stored hash's own, and a stand-in for the other. So an account still on
+    its cheap initial password, one with a chosen password and an unknown username (no hash)
+    take the same time, and answer nothing by it."""
+    full = _method_of(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]))
+    stand_ins = [full, INITIAL_PASSWORD_METHOD]
+    stored = _method_of(password_hash) if password_hash else full
+    stand_ins.remove(stored if stored in stand_ins else full)
+    matches = check_password_hash(password_hash or _dummy_hash(full), password)
+    for method in stand_ins:
+        check_password_hash(_dummy_hash(method), password)
+    return matches and password_hash is not None
 
 
 def register_deletion_check(app: Flask, check: DeletionCheck) -> None:
@@ -374,12 +409,11 @@ def import_users_csv(
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with this username and password, or None (in constant-ish time)."""
+    """The active user with this username and password, or None; every attempt costs the same
+    work, whether the account exists, is active, or is on its initial password."""
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    if user is None or not user.password_hash:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
+    matches = verify_password(user.password_hash if user else None, password)
+    if user is None or not matches or not user.active:
         return None
     user.last_login_at = utcnow()
     return user
@@ -388,11 +422,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def change_own_password(session: Session, actor: Actor, current: str, new: str) -> None:
     """A logged-in user changes their own password."""
     user = session.get(User, actor.user_id)
-    if (
-        user is None
-        or not user.password_hash
-        or not check_password_hash(user.password_hash, current)
-    ):
+    if user is None or not verify_password(user.password_hash, current):
         raise ValidationFailed(errors={"current_password": ["is not your current password"]})
     _check_password(new)
     set_password(user, new)
