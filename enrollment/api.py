@@ -26,7 +26,7 @@ from mdm.devices.service import DeviceFacts
 from mdm.extensions import db
 from mdm.platform.errors import DomainError
 from mdm.platform.http import Blueprint, client_address
-from mdm.platform.openapi import problems
+from mdm.platform.openapi import USER_LOGIN, problems, security
 from mdm.platform.scoping import ADMINS
 
 blp = Blueprint(
@@ -80,9 +80,9 @@ def get_token(token_id: int) -> Any:
 @blp.route("/enrollment-tokens/<int:token_id>/revoke", methods=["POST"])
 @roles_required(*ADMINS)
 @blp.response(200, TokenSchema)
-@problems(409)
 def revoke_token(token_id: int) -> Any:
-    """Revoke an enrollment token; devices already enrolled stay enrolled."""
+    """Revoke an enrollment token; devices already enrolled stay enrolled. Revoking a revoked
+    token again answers it as it is."""
     return service.revoke_token(db.session, current_actor(), token_id)
 
 
@@ -129,7 +129,7 @@ def remove_management(device_id: int) -> None:
 @agent_blp.route("/enroll", methods=["POST"])
 @agent_blp.arguments(EnrollRequestSchema)
 @agent_blp.response(201, EnrollResponseSchema)
-@agent_blp.doc(security=[{}, {"ownerLogin": []}])
+@security({}, {USER_LOGIN: []})
 @problems(401, 403, 404, 409, 410, 429)
 def enroll(body: dict[str, Any]) -> dict[str, Any]:
     """Enroll with a token and the device's facts; a BYOD device also sends its owner's login."""

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from mdm.agent.schemas import AgentRequestSchema, ConfigurationSchema, CredentialSchema
 from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES
 from mdm.devices.schemas import DeviceDetailSchema, GroupRefSchema
-from mdm.platform.schemas import StrictSchema
+from mdm.platform.schemas import StrictSchema, Timestamp
 from mdm.platform.types import utcnow
 
 
@@ -21,7 +21,7 @@ class TokenCreateSchema(StrictSchema):
         metadata={"description": "who uses the devices: student, teacher or shared"},
     )
     platform = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PLATFORMS))
-    expires_at = fields.AwareDateTime(
+    expires_at = Timestamp(
         load_default=None,
         allow_none=True,
         default_timezone=None,

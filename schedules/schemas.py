@@ -6,7 +6,7 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 from webargs.fields import DelimitedList
 
-from mdm.platform.schemas import PageArgs, page_of
+from mdm.platform.schemas import JsonBoolean, PageArgs, Timestamp, page_of
 from schedules.panel import MAX_DAYS
 
 NAME = validate.Length(min=1, max=60)
@@ -31,7 +31,7 @@ class PanelQueryArgs(Schema):
         validate=validate.Range(min=1, max=MAX_DAYS),
         metadata={"description": "how many school days from today on"},
     )
-    since = fields.AwareDateTime(
+    since = Timestamp(
         default_timezone=UTC,
         metadata={"description": "mark entries changed after this time (ISO 8601) as `changed`"},
     )
@@ -150,7 +150,7 @@ class PanelSettingsSchema(Schema):
 
 
 class PanelSettingsUpdateSchema(Schema):
-    hide_teachers_from_students = fields.Boolean(required=True)
+    hide_teachers_from_students = JsonBoolean(required=True)
 
 
 class PanelLinkSchema(Schema):

@@ -27,7 +27,7 @@ from mdm.extensions import db
 from mdm.platform import audit
 from mdm.platform.errors import ValidationFailed
 from mdm.platform.http import Blueprint, accepts, limit_offset, page
-from mdm.platform.openapi import problems
+from mdm.platform.openapi import REFRESH_TOKEN, problems, security
 from mdm.platform.scoping import ADMINS
 
 blp = Blueprint(
@@ -39,6 +39,7 @@ blp = Blueprint(
 @blp.arguments(LoginSchema)
 @blp.response(200, TokensSchema)
 @problems(401, 429)
+@security()
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Log in with username and password; returns an access and a refresh token."""
     _user, tokens = logins.login(db.session, body["username"], body["password"])
@@ -49,6 +50,7 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
 @jwt_required(refresh=True)
 @blp.response(200, AccessTokenSchema)
 @problems(401)
+@security({REFRESH_TOKEN: []})
 def refresh() -> dict[str, Any]:
     """A new access token for a refresh token (send the refresh token as Bearer)."""
     return {

@@ -4,7 +4,7 @@ them."""
 from marshmallow import Schema, fields, validate
 
 from mdm.accounts.models import ROLES
-from mdm.platform.schemas import PageArgs, StrictSchema, page_of
+from mdm.platform.schemas import JsonBoolean, PageArgs, StrictSchema, Timestamp, page_of
 
 
 class LoginSchema(StrictSchema):
@@ -52,7 +52,7 @@ class UserSchema(StrictSchema):
     school_id = fields.Integer(allow_none=True, load_default=None)
     first_name = fields.String(load_default="", validate=validate.Length(max=100))
     last_name = fields.String(load_default="", validate=validate.Length(max=100))
-    email = fields.Email(allow_none=True, load_default=None)
+    email = fields.Email(allow_none=True, load_default=None, validate=validate.Length(max=254))
     class_name = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=40))
     password = fields.String(
         load_only=True, load_default=None, allow_none=True, validate=validate.Length(min=8, max=200)
@@ -60,15 +60,15 @@ class UserSchema(StrictSchema):
     active = fields.Boolean(dump_only=True)
     display_name = fields.String(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
-    last_login_at = fields.DateTime(dump_only=True)
+    last_login_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class UserUpdateSchema(StrictSchema):
     first_name = fields.String(validate=validate.Length(max=100))
     last_name = fields.String(validate=validate.Length(max=100))
-    email = fields.Email(allow_none=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     class_name = fields.String(allow_none=True, validate=validate.Length(max=40))
-    active = fields.Boolean()
+    active = JsonBoolean()
     password = fields.String(load_only=True, validate=validate.Length(min=8, max=200))
 
 
@@ -108,8 +108,8 @@ class AuditQueryArgs(PageArgs):
     actor_id = fields.Integer()
     target_type = fields.String()
     target_id = fields.String()
-    since = fields.AwareDateTime(default_timezone=None)
-    until = fields.AwareDateTime(default_timezone=None)
+    since = Timestamp(default_timezone=None)
+    until = Timestamp(default_timezone=None)
 
 
 UserPageSchema = page_of(UserSchema, "UserPage")

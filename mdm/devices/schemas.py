@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from mdm.devices.models import DEVICE_STATUSES, GROUP_KINDS, OWNERSHIPS, PLATFORMS
-from mdm.platform.schemas import PageArgs, StrictSchema, page_of
+from mdm.platform.schemas import PageArgs, StrictSchema, Timestamp, page_of
 
 
 class UserRefSchema(Schema):
@@ -54,8 +54,8 @@ class DeviceQueryArgs(PageArgs):
     ownership = fields.String(validate=validate.OneOf(OWNERSHIPS))
     platform = fields.String(validate=validate.OneOf(PLATFORMS))
     status = fields.String(validate=validate.OneOf(DEVICE_STATUSES))
-    last_seen_before = fields.AwareDateTime(default_timezone=None)
-    last_seen_after = fields.AwareDateTime(default_timezone=None)
+    last_seen_before = Timestamp(default_timezone=None)
+    last_seen_after = Timestamp(default_timezone=None)
     q = fields.String(
         validate=validate.Length(max=100),
         metadata={"description": "part of the name, model or the user's username"},
