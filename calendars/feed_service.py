@@ -539,11 +539,12 @@ def sources_version(session: Session, owner_id: int) -> tuple[tuple[int, str], .
     return store.get_or_read(
         owner_id,
         lambda: tuple(
-            session.execute(
+            (row[0], row[1])
+            for row in session.execute(
                 select(CalendarSource.id, CalendarSource.content_hash)
                 .where(CalendarSource.owner_id == owner_id)
                 .order_by(CalendarSource.id)
-            ).tuples()
+            )
         ),
     )
 
