@@ -6,7 +6,7 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 
 from calendars.models import EVENT_CATEGORIES, FEED_KINDS
-from mdm.platform.schemas import PageArgs, StrictSchema, page_of
+from mdm.platform.schemas import JsonBoolean, PageArgs, StrictSchema, page_of
 
 NAME = validate.Length(max=200)
 SHORT = validate.Length(max=40)
@@ -32,7 +32,7 @@ class FeedCreateSchema(StrictSchema):
     )
     class_name = fields.String(data_key="class", validate=SHORT, load_default="")
     courses = COURSES
-    include_cancelled = fields.Boolean(
+    include_cancelled = JsonBoolean(
         load_default=True,
         metadata={"description": "keep cancelled lessons (STATUS:CANCELLED, 'Entfall: ...')"},
     )
@@ -43,7 +43,7 @@ class FeedUpdateSchema(StrictSchema):
     teacher = fields.String(validate=SHORT)
     class_name = fields.String(data_key="class", validate=SHORT)
     courses = COURSES
-    include_cancelled = fields.Boolean()
+    include_cancelled = JsonBoolean()
 
 
 class FeedSchema(Schema):
@@ -67,9 +67,7 @@ class SchoolEventInSchema(StrictSchema):
     description = fields.String(validate=validate.Length(max=5000))
     location = fields.String(validate=NAME)
     category = fields.String(validate=validate.OneOf(EVENT_CATEGORIES))
-    all_day = fields.Boolean(
-        metadata={"description": "dates (starts_on, ends_on) instead of times"}
-    )
+    all_day = JsonBoolean(metadata={"description": "dates (starts_on, ends_on) instead of times"})
     starts_on = fields.Date(allow_none=True)
     ends_on = fields.Date(allow_none=True, metadata={"description": "last day (inclusive)"})
     starts_at = fields.AwareDateTime(default_timezone=UTC, allow_none=True)
@@ -84,7 +82,7 @@ class SchoolEventInSchema(StrictSchema):
     excluded_dates = fields.List(
         fields.Date(), validate=validate.Length(max=366), metadata={"description": "left out"}
     )
-    cancelled = fields.Boolean(metadata={"description": "stays in calendars as cancelled"})
+    cancelled = JsonBoolean(metadata={"description": "stays in calendars as cancelled"})
 
 
 class SchoolEventCreateSchema(SchoolEventInSchema):

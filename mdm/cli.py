@@ -15,7 +15,7 @@ from mdm.accounts.demo import seed_demo
 from mdm.extensions import db
 from mdm.platform.actors import Actor
 from mdm.platform.errors import DomainError
-from mdm.settings import ConfigError
+from mdm.settings import HTTP_SERVER_LIMITS, ConfigError
 
 
 def _create_app() -> Flask:
@@ -65,6 +65,20 @@ def run_command(host: str, port: int, threads: int, demo: bool) -> None:
     _serve(app, host, port, threads)
 
 
+def embedded_server_settings(host: str, port: int, threads: int) -> dict[str, Any]:
+    """Gunicorn's settings for `mdm run`: one worker, the production limits, no control socket
+    (two services on one machine would share one)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": threads,
+        "accesslog": "-",
+        "control_socket_disable": True,
+        **HTTP_SERVER_LIMITS,
+    }
+
+
 def _serve(app: Flask, host: str, port: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -79,11 +93,8 @@ def _serve(app: Flask, host: str, port: int, threads: int) -> None:
 
     class EmbeddedServer(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", 1)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", threads)
-            self.cfg.set("accesslog", "-")
+            for name, value in embedded_server_settings(host, port, threads).items():
+                self.cfg.set(name, value)
             self.cfg.set("post_worker_init", start_scheduler)
 
         def load(self) -> Flask:

@@ -114,3 +114,16 @@ def test_gunicorn_stops_before_serving_several_workers_with_memory_limits(tmp_pa
     assert stopped.value.code == 2
     assert "RATELIMIT_STORAGE_URL" in logged[0]
     assert settings["control_socket_disable"] is True
+
+
+def test_mdm_run_serves_with_the_production_limits_and_no_control_socket() -> None:
+    import runpy
+
+    from mdm.cli import embedded_server_settings
+
+    production = runpy.run_path(str(Path(__file__).parents[2] / "config" / "gunicorn.conf.py"))
+    embedded = embedded_server_settings("127.0.0.1", 5001, 4)
+    for name in ("limit_request_line", "limit_request_field_size", "limit_request_fields"):
+        assert embedded[name] == production[name]
+    assert embedded["limit_request_line"] == 8190
+    assert embedded["control_socket_disable"] is True

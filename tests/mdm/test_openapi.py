@@ -83,3 +83,27 @@ def test_every_logged_in_operation_declares_its_login(client: FlaskClient) -> No
 def test_nullable_fields_are_declared_nullable(client: FlaskClient) -> None:
     schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
     assert "null" in schemas["User"]["properties"]["last_login_at"]["type"]
+
+
+def test_booleans_in_bodies_are_json_booleans(app) -> None:
+    """`"1"` or `"no"` in a JSON body is a 400, not a guess: every body's booleans are
+    JsonBoolean (query parameters, which are text, keep marshmallow's Boolean)."""
+    from marshmallow import fields
+
+    from mdm.platform.schemas import JsonBoolean
+
+    lax = []
+    for endpoint, view in app.view_functions.items():
+        while view is not None and not hasattr(view, "_apidoc"):
+            view = getattr(view, "__wrapped__", None)
+        for argument in (view._apidoc.get("arguments", {}) if view else {}).get("parameters", []):
+            if argument["in"] != "json":
+                continue
+            schema = argument["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            for name, field in schema.fields.items():
+                if field.dump_only or isinstance(field, JsonBoolean):
+                    continue
+                if isinstance(field, fields.Boolean):
+                    lax.append(f"{endpoint}: {name}")
+    assert lax == []
