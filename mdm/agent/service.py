@@ -200,12 +200,15 @@ def authenticate(
     row = connection.execute(lookup.statement, {"key": lookup.key}).one_or_none()
     if row is None or (secret and not identity.secret_matches(secret, row.secret_hash)):
         raise _refuse("unknown device credential")
-    if row.revoked_at is not None:
-        raise _refuse("the device credential was revoked")
     if not secret and (row.not_after is None or row.not_after <= utcnow()):
         raise _refuse("the client certificate has expired")
+    # Retiring (by an admin, the owner or the agent itself) also revokes the credentials: the
+    # device proved who it is, so it learns that it was retired (410), not that its credential
+    # is unknown (401), and stops instead of retrying.
     if row.status != "enrolled":
         raise DeviceRetired("this device was retired; enroll it again to manage it")
+    if row.revoked_at is not None:
+        raise _refuse("the device credential was revoked")
     return AgentDevice(
         credential_id=row.credential_id,
         device_id=row.device_id,
