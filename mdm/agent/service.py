@@ -18,6 +18,7 @@ from sqlalchemy import (
     Update,
     bindparam,
     create_engine,
+    func,
     select,
     update,
 )
@@ -88,22 +89,34 @@ _BY_FINGERPRINT = _CREDENTIAL_WITH_DEVICE.where(
 _DEVICES = Device.__table__
 
 
+# A hardware identifier the inventory lacks keeps its last known value.
+_KEPT_WHEN_MISSING = ("serial_number", "imei", "imei2")
+
+
 def _check_in_update(columns: tuple[str, ...]) -> Update:
     """UPDATE devices SET <columns> for one enrolled device."""
+    values = {
+        name: func.coalesce(bindparam(f"b_{name}"), _DEVICES.c[name])
+        if name in _KEPT_WHEN_MISSING
+        else bindparam(f"b_{name}")
+        for name in columns
+    }
     return (
         update(_DEVICES)
         .where(_DEVICES.c.id == bindparam("b_device_id"), _DEVICES.c.status == "enrolled")
-        .values({name: bindparam(f"b_{name}") for name in columns})
+        .values(values)
     )
 
 
-# Every check-in writes last_seen_at, the OS version when sent, the inventory when it changed:
-# the four statements a check-in can need, built once.
+# Every check-in writes last_seen_at, the OS version when sent, the inventory (with the serial
+# number and IMEIs taken from it) when it changed: the four statements a check-in can need,
+# built once.
+_INVENTORY_COLUMNS = ("inventory", "inventory_hash", *_KEPT_WHEN_MISSING)
 _CHECK_IN_COLUMNS = (
     ("last_seen_at",),
     ("last_seen_at", "os_version"),
-    ("last_seen_at", "inventory", "inventory_hash"),
-    ("last_seen_at", "os_version", "inventory", "inventory_hash"),
+    ("last_seen_at", *_INVENTORY_COLUMNS),
+    ("last_seen_at", "os_version", *_INVENTORY_COLUMNS),
 )
 _CHECK_IN_UPDATES = {frozenset(columns): _check_in_update(columns) for columns in _CHECK_IN_COLUMNS}
 
@@ -248,8 +261,12 @@ def check_in(
     if inventory is not None:
         kept, digest = devices.encode_inventory(device.ownership, inventory)
         if digest != device.inventory_hash:
+            ids = devices.hardware_ids(device.ownership, inventory)
             values["inventory"] = kept
             values["inventory_hash"] = digest
+            values["serial_number"] = ids.serial_number
+            values["imei"] = ids.imei
+            values["imei2"] = ids.imei2
     params = {f"b_{name}": value for name, value in values.items()}
     result = connection.execute(
         _CHECK_IN_UPDATES[frozenset(values)], {"b_device_id": device.device_id, **params}

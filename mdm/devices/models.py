@@ -61,7 +61,14 @@ class Device(db.Model):
     # update the row in place (a HOT update, helped by the table's fillfactor, see migration
     # 0005) instead of writing into every index of the table, on the busiest write of the
     # service. "Last seen before/after" filters scan one school's devices, a few thousand rows.
-    __table_args__ = (Index("ix_devices_school_status", "school_id", "status"),)
+    # The serial number and IMEIs are indexed: they change only with the inventory, so a check-in
+    # that only says "alive" still updates in place.
+    __table_args__ = (
+        Index("ix_devices_school_status", "school_id", "status"),
+        Index("ix_devices_school_serial_number", "school_id", "serial_number"),
+        Index("ix_devices_school_imei", "school_id", "imei"),
+        Index("ix_devices_school_imei2", "school_id", "imei2"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(
@@ -85,6 +92,11 @@ class Device(db.Model):
     # What the device last reported, after the BYOD filter; the hash spares unchanged writes.
     inventory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     inventory_hash: Mapped[str] = mapped_column(String(64), default="")
+    # Taken from a school-owned device's inventory (mdm/devices/inventory_rules.py), normalised; the
+    # last known value stays when an inventory lacks it. Never stored for a personal device.
+    serial_number: Mapped[str | None] = mapped_column(String(64))
+    imei: Mapped[str | None] = mapped_column(String(16))
+    imei2: Mapped[str | None] = mapped_column(String(16))
     # Rises whenever the configuration the agent should hold changes (name, user, groups).
     config_version: Mapped[int] = mapped_column(default=1)
 

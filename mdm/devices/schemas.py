@@ -32,6 +32,14 @@ class DeviceSchema(Schema):
     platform = fields.String(metadata={"description": ", ".join(PLATFORMS)})
     model = fields.String()
     os_version = fields.String()
+    serial_number = fields.String(
+        allow_none=True,
+        metadata={"description": "from the inventory (school-owned devices only), upper case"},
+    )
+    imei = fields.String(
+        allow_none=True, metadata={"description": "from the inventory (school-owned devices only)"}
+    )
+    imei2 = fields.String(allow_none=True, metadata={"description": "a dual-SIM device's second"})
     user_role = fields.String(metadata={"description": "student, teacher or shared"})
     user = fields.Nested(UserRefSchema, allow_none=True)
     groups = fields.List(fields.Nested(GroupRefSchema))
@@ -58,7 +66,10 @@ class DeviceQueryArgs(PageArgs):
     last_seen_after = fields.AwareDateTime(default_timezone=None)
     q = fields.String(
         validate=validate.Length(max=100),
-        metadata={"description": "part of the name, model or the user's username"},
+        metadata={
+            "description": "part of the name, model, the user's username, the serial number or "
+            "an IMEI (spaces and dashes in it are ignored)"
+        },
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mdm.accounts.models import School, User
-from mdm.devices import byod
+from mdm.devices import byod, inventory_rules
 from mdm.devices.models import Device, Group, group_devices
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -30,6 +30,9 @@ CSV_COLUMNS = (
     "platform",
     "model",
     "os_version",
+    "serial_number",
+    "imei",
+    "imei2",
     "status",
     "user",
     "groups",
@@ -79,16 +82,25 @@ def _device_select(actor: Actor, filters: DeviceFilters) -> Select[Any]:
     if filters.last_seen_after is not None:
         stmt = stmt.where(Device.last_seen_at >= filters.last_seen_after)
     if filters.search:
-        pattern = f"%{filters.search.lower()}%"
-        owners = select(User.id).where(func.lower(User.username).like(pattern))
-        stmt = stmt.where(
-            or_(
-                func.lower(Device.name).like(pattern),
-                func.lower(Device.model).like(pattern),
-                Device.user_id.in_(owners),
-            )
-        )
+        stmt = stmt.where(_search(filters.search))
     return stmt
+
+
+def _search(text: str) -> Any:
+    """Part of the name, model, the user's username, the serial number or an IMEI."""
+    pattern = f"%{text.lower()}%"
+    owners = select(User.id).where(func.lower(User.username).like(pattern))
+    matches = [
+        func.lower(Device.name).like(pattern),
+        func.lower(Device.model).like(pattern),
+        Device.user_id.in_(owners),
+        # Serial numbers are stored in upper case without spaces.
+        Device.serial_number.like(f"%{''.join(text.split()).upper()}%"),
+    ]
+    imei = inventory_rules.search_imei(text)
+    if imei is not None:
+        matches += [Device.imei.like(f"%{imei}%"), Device.imei2.like(f"%{imei}%")]
+    return or_(*matches)
 
 
 def list_devices(
@@ -132,6 +144,9 @@ def export_csv(session: Session, actor: Actor, filters: DeviceFilters) -> str:
             device.platform,
             device.model,
             device.os_version,
+            device.serial_number,
+            device.imei,
+            device.imei2,
             device.status,
             device.user.username if device.user else "",
             ";".join(group.name for group in device.groups),
@@ -293,6 +308,13 @@ def encode_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[st
     return kept, hashlib.sha256(encoded).hexdigest()
 
 
+def hardware_ids(ownership: str, reported: dict[str, Any]) -> inventory_rules.HardwareIds:
+    """The serial number and IMEIs to keep of a device's inventory: none of a personal device."""
+    if ownership == byod.BYOD:
+        return inventory_rules.HardwareIds()
+    return inventory_rules.hardware_ids(reported)
+
+
 def create_device(
     session: Session,
     *,
@@ -307,6 +329,7 @@ def create_device(
     """A newly enrolled device, seen now, with the inventory it keeps (`encode_inventory`,
     checked before anything was written); flushed."""
     kept, inventory_hash = inventory
+    ids = hardware_ids(ownership, facts.inventory or {})
     now = utcnow()
     device = Device(
         school_id=school_id,
@@ -322,6 +345,9 @@ def create_device(
         last_seen_at=now,
         inventory=kept,
         inventory_hash=inventory_hash,
+        serial_number=ids.serial_number,
+        imei=ids.imei,
+        imei2=ids.imei2,
         config_version=1,
         groups=list(groups),
     )

@@ -1,0 +1,40 @@
+"""devices: serial number and IMEIs from the inventory (searchable per school)
+
+Revision ID: 0011_schooldata_devices_classes_inventory
+Revises: 0008_hardening
+Create Date: 2026-12-04 09:00:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011_schooldata_devices_classes_inventory"
+down_revision = "0008_hardening"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("serial_number", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("imei", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("imei2", sa.String(length=16), nullable=True))
+        batch_op.create_index(
+            "ix_devices_school_serial_number", ["school_id", "serial_number"], unique=False
+        )
+        batch_op.create_index("ix_devices_school_imei", ["school_id", "imei"], unique=False)
+        batch_op.create_index("ix_devices_school_imei2", ["school_id", "imei2"], unique=False)
+    # School-owned devices store their next inventory again (a check-in skips an unchanged
+    # one by its hash), which fills in the serial number and IMEIs.
+    op.execute("UPDATE devices SET inventory_hash = '' WHERE ownership = 'school'")
+
+
+def downgrade():
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_index("ix_devices_school_imei2")
+        batch_op.drop_index("ix_devices_school_imei")
+        batch_op.drop_index("ix_devices_school_serial_number")
+        batch_op.drop_column("imei2")
+        batch_op.drop_column("imei")
+        batch_op.drop_column("serial_number")
