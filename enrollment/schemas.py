@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from mdm.agent.schemas import AgentRequestSchema, ConfigurationSchema, CredentialSchema
 from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES
-from mdm.devices.schemas import DeviceDetailSchema, GroupRefSchema
+from mdm.devices.schemas import DeviceDetailSchema, GroupRefSchema, InventoryKeptSchema
 from mdm.platform.schemas import StrictSchema
 from mdm.platform.types import utcnow
 
@@ -93,6 +93,12 @@ class OwnDeviceSchema(Schema):
         DeviceDetailSchema, metadata={"description": "everything the school stores"}
     )
     consent = fields.Nested(ConsentSchema, allow_none=True)
+    inventory_kept = fields.Nested(
+        InventoryKeptSchema,
+        metadata={
+            "description": "what the school keeps of the device's inventory, and by which rule"
+        },
+    )
 
 
 class EnrollRequestSchema(AgentRequestSchema):

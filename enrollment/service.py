@@ -12,7 +12,7 @@ from enrollment import tokens
 from enrollment.models import Consent, EnrollmentToken, PrivacyNotice
 from mdm.accounts.models import School, User
 from mdm.agent.service import configuration
-from mdm.devices import byod, credentials
+from mdm.devices import byod, credentials, inventory_policy
 from mdm.devices import service as devices
 from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES, Device, Group
 from mdm.platform import audit
@@ -356,7 +356,10 @@ def enroll(
     notice = _check_owner(session, token, owner, privacy_notice_version)
     user = owner if token.user_role != "shared" else None
     csr = credentials.parse_csr(csr_pem)
-    inventory = devices.encode_inventory(token.ownership, facts.inventory or {})
+    kept = inventory_policy.kept_for(
+        session, token.school_id, token.user_role, user.role if user is not None else None
+    )
+    inventory = devices.encode_inventory(token.ownership, facts.inventory or {}, kept)
     consumed = session.execute(
         update(EnrollmentToken)
         .where(EnrollmentToken.id == token.id, EnrollmentToken.uses < EnrollmentToken.max_uses)
@@ -413,8 +416,18 @@ def enroll(
     return Enrollment(device, credential, configuration(device))
 
 
-def own_devices(session: Session, actor: Actor) -> list[tuple[Device, Consent | None]]:
-    """The logged-in user's devices with the consent each was enrolled under."""
+@dataclass(frozen=True)
+class OwnDevice:
+    """One of the logged-in user's devices, the consent it was enrolled under, and what the
+    school keeps of its inventory."""
+
+    device: Device
+    consent: Consent | None
+    inventory_kept: dict[str, Any]
+
+
+def own_devices(session: Session, actor: Actor) -> list[OwnDevice]:
+    """The logged-in user's devices with their consents and what the school keeps of each."""
     rows = devices.list_own_devices(session, actor)
     consents = {
         consent.device_id: consent
@@ -422,7 +435,8 @@ def own_devices(session: Session, actor: Actor) -> list[tuple[Device, Consent | 
             select(Consent).where(Consent.device_id.in_([device.id for device in rows]))
         )
     }
-    return [(device, consents.get(device.id)) for device in rows]
+    kept = inventory_policy.kept_for_own_devices(session, rows, actor.role)
+    return [OwnDevice(device, consents.get(device.id), kept[device.id]) for device in rows]
 
 
 def remove_own_device(session: Session, actor: Actor, device_id: int) -> None:

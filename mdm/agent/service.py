@@ -25,9 +25,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
-from mdm.devices import byod, credentials, identity
+from mdm.accounts.models import User
+from mdm.devices import byod, credentials, identity, inventory_rules
 from mdm.devices import service as devices
-from mdm.devices.models import Device, DeviceCredential
+from mdm.devices.models import Device, DeviceCredential, InventoryPolicy
 from mdm.extensions import db
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -55,6 +56,8 @@ class AgentDevice:
     inventory_hash: str
     config_version: int
     address: str | None
+    # The categories of personal inventory its school keeps of it (a school-owned device).
+    inventory_kept: frozenset[str] = frozenset()
 
     @property
     def actor(self) -> Actor:
@@ -78,10 +81,19 @@ _COLUMNS = (
     Device.status,
     Device.inventory_hash,
     Device.config_version,
+    Device.user_role,
+    User.role.label("owner_role"),
+    InventoryPolicy.kept.label("inventory_policy"),
 )
 # Check-ins are the hottest path of the service: statements are built once (bound parameters)
-# and run on the connection, skipping the ORM layer.
-_CREDENTIAL_WITH_DEVICE = select(*_COLUMNS).join(Device, Device.id == DeviceCredential.device_id)
+# and run on the connection, skipping the ORM layer. The device's user and its school's
+# inventory policy come with it (primary-key joins), for what is kept of its inventory.
+_CREDENTIAL_WITH_DEVICE = (
+    select(*_COLUMNS)
+    .join(Device, Device.id == DeviceCredential.device_id)
+    .outerjoin(User, User.id == Device.user_id)
+    .outerjoin(InventoryPolicy, InventoryPolicy.school_id == Device.school_id)
+)
 _BY_LOOKUP_KEY = _CREDENTIAL_WITH_DEVICE.where(DeviceCredential.lookup_key == bindparam("key"))
 _BY_FINGERPRINT = _CREDENTIAL_WITH_DEVICE.where(
     DeviceCredential.certificate_fingerprint == bindparam("key")
@@ -230,6 +242,9 @@ def authenticate(
         inventory_hash=row.inventory_hash,
         config_version=row.config_version,
         address=address,
+        inventory_kept=inventory_rules.kept_categories(
+            row.inventory_policy, inventory_rules.policy_role(row.user_role, row.owner_role)
+        ),
     )
 
 
@@ -259,7 +274,7 @@ def check_in(
     if os_version is not None:
         values["os_version"] = os_version
     if inventory is not None:
-        kept, digest = devices.encode_inventory(device.ownership, inventory)
+        kept, digest = devices.encode_inventory(device.ownership, inventory, device.inventory_kept)
         if digest != device.inventory_hash:
             ids = devices.hardware_ids(device.ownership, inventory)
             values["inventory"] = kept

@@ -1,5 +1,7 @@
-"""What is taken from a device's inventory: its serial number and IMEIs (school-owned devices
-only, see docs/agent-protocol.md). Pure."""
+"""What is kept of a school-owned device's inventory: the school's inventory policy (which
+personal categories - location, phone number, installed apps, network - are kept, per kind of
+device), and the serial number and IMEIs taken from it (docs/privacy.md,
+docs/agent-protocol.md). Personal (BYOD) devices go by mdm/devices/byod.py instead. Pure."""
 
 from __future__ import annotations
 
@@ -122,3 +124,163 @@ def hardware_ids(inventory: dict[str, Any]) -> HardwareIds:
         imei=imeis[0] if imeis else None,
         imei2=imeis[1] if len(imeis) > 1 else None,
     )
+
+
+# The inventory policy: categories of personal data a school may keep of its own devices. Each
+# names the keys that carry it, dropped at any depth unless the policy keeps the category.
+INVENTORY_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "location": (
+        "location",
+        "device_location",
+        "last_location",
+        "last_known_location",
+        "geolocation",
+        "geo",
+        "gps",
+        "coordinates",
+        "latitude",
+        "longitude",
+        "lat",
+        "lng",
+        "lon",
+        "altitude",
+    ),
+    "phone_number": ("phone_number", "phone_numbers", "msisdn", "line1_number", "own_number"),
+    # Every installed app, the ones a student installed themselves among them; the apps the
+    # school installed (managed_apps, school_apps, ManagedApplicationList) are always kept.
+    "installed_apps": (
+        "apps",
+        "installed_apps",
+        "installed_applications",
+        "InstalledApplicationList",
+        "installed_packages",
+        "packages",
+        "applications",
+        "app_list",
+        "installed_software",
+        "installed_programs",
+        "programs",
+    ),
+    # The networks a device is on say where it is (a home Wi-Fi's name, a public address).
+    "network": (
+        "ssid",
+        "bssid",
+        "wifi_ssid",
+        "wifi_bssid",
+        "current_ssid",
+        "wifi_network",
+        "current_network",
+        "network_name",
+        "ip",
+        "ip_address",
+        "ip_addresses",
+        "ipv4",
+        "ipv6",
+        "public_ip",
+        "external_ip",
+    ),
+}
+CATEGORY_DESCRIPTIONS = {
+    "location": "where the device is or was (GPS position, last known location)",
+    "phone_number": "the phone number(s) of its SIM cards",
+    "installed_apps": "the list of all installed apps (the apps the school installed are kept "
+    "anyway)",
+    "network": "the Wi-Fi network it is on and its IP addresses",
+}
+# Whose device it is, for the policy: a student's, a teacher's, or shared (a class set).
+POLICY_ROLES = ("student", "teacher", "shared")
+# Nothing personal of students' devices; a teacher's or a shared device is a work tool whose
+# apps and the school's phone line are the school's business, never where its user is.
+DEFAULT_KEPT: dict[str, tuple[str, ...]] = {
+    "student": (),
+    "teacher": ("installed_apps", "phone_number"),
+    "shared": ("installed_apps", "phone_number"),
+}
+_CATEGORY_OF_KEY = {
+    normalize_key(key): category for category, keys in INVENTORY_CATEGORIES.items() for key in keys
+}
+
+
+def policy_errors(policy: dict[str, Any]) -> dict[str, list[str]]:
+    """What is wrong with an inventory policy ({role: [category, ...]}), by field."""
+    errors: dict[str, list[str]] = {}
+    known = ", ".join(INVENTORY_CATEGORIES)
+    for role in POLICY_ROLES:
+        if role not in policy:
+            errors[role] = ["missing: list the categories kept (an empty list keeps none)"]
+            continue
+        unknown = [name for name in policy[role] if name not in INVENTORY_CATEGORIES]
+        if unknown:
+            shown = ", ".join(repr(name) for name in unknown)
+            errors[role] = [
+                f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {shown}; known: {known}"
+            ]
+    for role in sorted(set(policy) - set(POLICY_ROLES)):
+        errors[role] = [f"not a kind of device; one of {', '.join(POLICY_ROLES)}"]
+    return errors
+
+
+def normalized_policy(policy: dict[str, Any] | None) -> dict[str, list[str]]:
+    """The policy as stored: every role with its categories in a fixed order; the defaults
+    where there is no policy (or a role is missing)."""
+    policy = policy or {}
+    return {
+        role: [
+            name for name in INVENTORY_CATEGORIES if name in policy.get(role, DEFAULT_KEPT[role])
+        ]
+        for role in POLICY_ROLES
+    }
+
+
+def policy_role(user_role: str, owner_role: str | None) -> str:
+    """Which rule of the policy a school-owned device goes by: a student's device whenever a
+    student is involved (the token was for students, or a student is its user), else a
+    teacher's when a teacher or admin uses it, else shared."""
+    if "student" in (user_role, owner_role):
+        return "student"
+    if owner_role is not None or user_role == "teacher":
+        return "teacher"
+    return "shared"
+
+
+def kept_categories(policy: dict[str, Any] | None, role: str) -> frozenset[str]:
+    """The categories the school keeps of a device of this policy role."""
+    return frozenset(normalized_policy(policy)[role])
+
+
+def filter_school_inventory(
+    inventory: dict[str, Any], kept: frozenset[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """(the inventory without the categories the policy does not keep, at any depth; dotted
+    paths of what was dropped). Callers check the nesting depth first."""
+    dropped: list[str] = []
+    return _without(inventory, kept, "", dropped), dropped
+
+
+def _without(value: Any, kept: frozenset[str], path: str, dropped: list[str]) -> Any:
+    if isinstance(value, list):
+        return [
+            _without(item, kept, f"{path}[{index}]", dropped) for index, item in enumerate(value)
+        ]
+    if not isinstance(value, dict):
+        return value
+    result = {}
+    for key, item in value.items():
+        key_path = f"{path}.{key}" if path else str(key)
+        category = _CATEGORY_OF_KEY.get(normalize_key(key)) if isinstance(key, str) else None
+        if category is not None and category not in kept:
+            dropped.append(key_path)
+            continue
+        result[key] = _without(item, kept, key_path, dropped)
+    return result
+
+
+def what_is_kept(ownership: str, kept: frozenset[str]) -> dict[str, Any]:
+    """For the device's user: which rule applies and, per category, whether the school keeps
+    it (serial number and IMEI: school-owned devices only)."""
+    personal = ownership == "byod"
+    return {
+        "rule": "byod_allow_list" if personal else "school_inventory_policy",
+        "serial_number_and_imei": not personal,
+        **{name: not personal and name in kept for name in INVENTORY_CATEGORIES},
+    }

@@ -139,3 +139,19 @@ class DeviceCredential(db.Model):
     not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InventoryPolicy(db.Model):
+    """Which personal categories of inventory (location, phone number, installed apps, network)
+    a school keeps of its own devices, per kind of device (mdm/devices/inventory_rules.py).
+    A school without a row goes by the defaults there."""
+
+    __tablename__ = "inventory_policies"
+
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), primary_key=True
+    )
+    # {"student": [...], "teacher": [...], "shared": [...]}: the categories kept.
+    kept: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from mdm.devices.inventory_rules import CATEGORY_DESCRIPTIONS, INVENTORY_CATEGORIES, POLICY_ROLES
 from mdm.devices.models import DEVICE_STATUSES, GROUP_KINDS, OWNERSHIPS, PLATFORMS
 from mdm.platform.schemas import PageArgs, StrictSchema, page_of
 
@@ -118,6 +119,63 @@ class UserIdsSchema(StrictSchema):
     user_ids = fields.List(
         fields.Integer(), required=True, validate=validate.Length(min=1, max=5000)
     )
+
+
+class InventoryKeptSchema(Schema):
+    """What a school keeps of one device's inventory, for the device's user."""
+
+    rule = fields.String(
+        metadata={
+            "description": "school_inventory_policy (a school-owned device: the school's "
+            "inventory policy) or byod_allow_list (a personal device: only the BYOD allow-list)"
+        }
+    )
+    policy_role = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the kind of device of the policy it goes by: "
+            + ", ".join(POLICY_ROLES)
+            + " (null for a personal device)"
+        },
+    )
+    serial_number_and_imei = fields.Boolean()
+    location = fields.Boolean(metadata={"description": CATEGORY_DESCRIPTIONS["location"]})
+    phone_number = fields.Boolean(metadata={"description": CATEGORY_DESCRIPTIONS["phone_number"]})
+    installed_apps = fields.Boolean(
+        metadata={"description": CATEGORY_DESCRIPTIONS["installed_apps"]}
+    )
+    network = fields.Boolean(metadata={"description": CATEGORY_DESCRIPTIONS["network"]})
+
+
+def _categories_field(role: str) -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.Length(max=40)),
+        required=True,
+        validate=validate.Length(max=len(INVENTORY_CATEGORIES)),
+        metadata={
+            "description": f"the categories kept of {role} devices: any of "
+            + ", ".join(INVENTORY_CATEGORIES)
+        },
+    )
+
+
+class InventoryPolicySchema(StrictSchema):
+    """Which personal categories of inventory a school keeps of its own devices, per kind."""
+
+    school_id = fields.Integer(dump_only=True)
+    student = _categories_field("students'")
+    teacher = _categories_field("teachers' (and admins')")
+    shared = _categories_field("shared (no user)")
+    is_default = fields.Boolean(
+        dump_only=True, metadata={"description": "the school never set a policy of its own"}
+    )
+    updated_at = fields.DateTime(dump_only=True, allow_none=True)
+    categories = fields.Method(
+        "get_categories", dump_only=True, metadata={"description": "the categories there are"}
+    )
+
+    def get_categories(self, _policy: object) -> dict[str, str]:
+        return dict(CATEGORY_DESCRIPTIONS)
 
 
 DevicePageSchema = page_of(DeviceSchema, "DevicePage")

@@ -288,8 +288,16 @@ class DeviceFacts:
     inventory: dict[str, Any] | None = None
 
 
-def encode_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """(what may be stored, its hash); keeps only BYOD-allowed fields, refuses oversized ones."""
+def _encoded(inventory: dict[str, Any]) -> bytes:
+    return json.dumps(inventory, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encode_inventory(
+    ownership: str, inventory: dict[str, Any], kept: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], str]:
+    """(what may be stored, its hash): of a personal device the BYOD-allowed fields, of a
+    school-owned one all but the categories of its school's inventory policy that are not
+    `kept`; refuses oversized ones."""
     if byod.inventory_depth(inventory) > byod.MAX_INVENTORY_DEPTH:
         raise ValidationFailed(
             "The inventory is nested too deeply.",
@@ -297,15 +305,22 @@ def encode_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[st
                 "inventory": [f"objects and lists nest at most {byod.MAX_INVENTORY_DEPTH} deep"]
             },
         )
-    kept, _dropped = byod.filter_inventory(ownership, inventory)
-    encoded = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    stored, _dropped = byod.filter_inventory(ownership, inventory)
+    if ownership == byod.SCHOOL:
+        stored, _dropped = inventory_rules.filter_school_inventory(stored, kept)
+    encoded = _encoded(stored)
     limit = int(current_app.config["AGENT_MAX_INVENTORY_BYTES"])
     if len(encoded) > limit:
         raise ValidationFailed(
             "The inventory is too large.",
             errors={"inventory": [f"at most {limit} bytes of JSON, got {len(encoded)}"]},
         )
-    return kept, hashlib.sha256(encoded).hexdigest()
+    return stored, hashlib.sha256(encoded).hexdigest()
+
+
+def inventory_hash(stored: dict[str, Any]) -> str:
+    """The hash a stored inventory is compared by (a check-in skips an unchanged one)."""
+    return hashlib.sha256(_encoded(stored)).hexdigest()
 
 
 def hardware_ids(ownership: str, reported: dict[str, Any]) -> inventory_rules.HardwareIds:

@@ -100,6 +100,9 @@ def test_owner_sees_exactly_what_is_stored(
     assert entry["device"]["inventory"] == KEPT
     assert entry["device"]["name"] == "Tinas Handy" and entry["device"]["ownership"] == "byod"
     assert entry["consent"]["notice_version"] == 1
+    assert entry["inventory_kept"]["rule"] == "byod_allow_list"
+    assert not any(value for key, value in entry["inventory_kept"].items() if key != "rule")
+    assert entry["inventory_kept"]["policy_role"] is None
     for identifier in ("356938035643809", "356938035643810", "356938035643811", "F2LX1234"):
         assert identifier not in response.get_data(as_text=True)
     assert client.get("/api/v1/me/devices", headers=headers(student)).get_json() == []

@@ -1,4 +1,5 @@
-"""devices: serial number and IMEIs from the inventory (searchable per school)
+"""devices: serial number and IMEIs from the inventory (searchable per school); each school's
+inventory policy
 
 Revision ID: 0011_schooldata_devices_classes_inventory
 Revises: 0008_hardening
@@ -25,12 +26,34 @@ def upgrade():
         )
         batch_op.create_index("ix_devices_school_imei", ["school_id", "imei"], unique=False)
         batch_op.create_index("ix_devices_school_imei2", ["school_id", "imei2"], unique=False)
+    op.create_table(
+        "inventory_policies",
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("kept", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_by", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["school_id"],
+            ["schools.id"],
+            name=op.f("fk_inventory_policies_school_id_schools"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["updated_by"],
+            ["users.id"],
+            name=op.f("fk_inventory_policies_updated_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("school_id", name=op.f("pk_inventory_policies")),
+    )
     # School-owned devices store their next inventory again (a check-in skips an unchanged
-    # one by its hash), which fills in the serial number and IMEIs.
+    # one by its hash), which fills in the serial number and IMEIs and applies the inventory
+    # policy (by default nothing personal of students' devices) to what was stored as sent.
     op.execute("UPDATE devices SET inventory_hash = '' WHERE ownership = 'school'")
 
 
 def downgrade():
+    op.drop_table("inventory_policies")
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_index("ix_devices_school_imei2")
         batch_op.drop_index("ix_devices_school_imei")
