@@ -1,9 +1,7 @@
 """Schools and users: the domain operations. They flush, never commit."""
 
 import re
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mdm.accounts.models import ROLES, School, User
-from mdm.accounts.user_csv import USERNAME_RE, parse_user_csv
+from mdm.accounts.user_csv import USERNAME_RE
 from mdm.platform import audit
 from mdm.platform.actors import Actor
 from mdm.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -304,73 +302,6 @@ def list_users(
         stmt.order_by(User.last_name, User.first_name, User.id).limit(limit).offset(offset)
     )
     return list(rows), total
-
-
-@dataclass
-class ImportResult:
-    """What a CSV import did; initial passwords are shown once, to the admin who imported."""
-
-    created: list[User] = field(default_factory=list)
-    updated: list[User] = field(default_factory=list)
-    initial_passwords: dict[str, str] = field(default_factory=dict)
-
-
-def import_users_csv(
-    session: Session, actor: Actor, school_id: int, content: bytes
-) -> ImportResult:
-    """Create or update the teachers and students in a CSV file: all rows, or none."""
-    school = get_school(session, actor, school_id)
-    _check_may_manage(actor, "student", school.id)
-    rows, errors = parse_user_csv(content)
-    existing = {
-        user.username: user
-        for user in session.scalars(
-            select(User).where(User.username.in_([r.username for r in rows]))
-        )
-    }
-    for row in rows:
-        other = existing.get(row.username)
-        if other is not None and (other.school_id != school.id or other.role != row.role):
-            errors[f"line {row.line}"] = [
-                f"username {row.username!r} belongs to another account (other school or role)"
-            ]
-    if errors:
-        raise ValidationFailed("The file has errors; nothing was imported.", errors=errors)
-    result = ImportResult()
-    for row in rows:
-        user = existing.get(row.username)
-        if user is None:
-            if row.password is None:
-                initial = secrets.token_urlsafe(9)
-                result.initial_passwords[row.username] = initial
-                password_hash = initial_password_hash(initial)
-            else:
-                password_hash = hash_password(row.password)
-            user = User(
-                username=row.username,
-                role=row.role,
-                school_id=school.id,
-                password_hash=password_hash,
-            )
-            session.add(user)
-            result.created.append(user)
-        else:
-            if row.password:
-                set_password(user, row.password)
-            result.updated.append(user)
-        user.first_name, user.last_name = row.first_name, row.last_name
-        user.email, user.class_name = row.email, row.class_name
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "user.import",
-        "school",
-        school.id,
-        school_id=school.id,
-        details={"created": len(result.created), "updated": len(result.updated)},
-    )
-    return result
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

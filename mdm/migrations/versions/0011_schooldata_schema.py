@@ -1,7 +1,7 @@
 """devices: serial number and IMEIs from the inventory (searchable per school); each school's
-inventory policy
+inventory policy; users: the id of the school office software (CSV import)
 
-Revision ID: 0011_schooldata_devices_classes_inventory
+Revision ID: 0011_schooldata_schema
 Revises: 0008_hardening
 Create Date: 2026-12-04 09:00:00
 
@@ -10,13 +10,18 @@ Create Date: 2026-12-04 09:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_schooldata_devices_classes_inventory"
+revision = "0011_schooldata_schema"
 down_revision = "0008_hardening"
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("external_id", sa.String(length=64), nullable=True))
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_users_school_id_role_external_id"), ["school_id", "role", "external_id"]
+        )
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("serial_number", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("imei", sa.String(length=16), nullable=True))
@@ -61,3 +66,6 @@ def downgrade():
         batch_op.drop_column("imei2")
         batch_op.drop_column("imei")
         batch_op.drop_column("serial_number")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_users_school_id_role_external_id"), type_="unique")
+        batch_op.drop_column("external_id")
