@@ -130,6 +130,13 @@ class ImportResultSchema(Schema):
     ignored_columns = fields.List(
         fields.String(), metadata={"description": "headers of columns that were not read"}
     )
+    class_groups = fields.Dict(
+        metadata={
+            "description": "what following the students' classes changed in the device groups: "
+            "groups created, adopted, of classes gone or back, names taken, and students and "
+            "devices added and removed (docs/class-groups.md)"
+        }
+    )
 
 
 class AuditEventSchema(Schema):

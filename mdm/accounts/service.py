@@ -36,6 +36,10 @@ MANAGES = {
 # a check answers why, or None (register_deletion_check).
 DeletionCheck = Callable[[Session, User], str | None]
 DELETION_CHECKS = "mdm_user_deletion_checks"  # their key in app.extensions
+# Other packages that follow the students' classes (the class groups of devices) are told when
+# they may have changed; a listener answers what it changed, for reports.
+ClassListener = Callable[[Session, Actor, int], dict[str, Any]]
+CLASS_LISTENERS = "mdm_class_listeners"  # their key in app.extensions
 # A hash computed once so that an unknown username costs as much time as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
@@ -62,6 +66,19 @@ def initial_password_hash(password: str) -> str:
 def register_deletion_check(app: Flask, check: DeletionCheck) -> None:
     """Let a package refuse the deletion of a user it keeps something of."""
     app.extensions.setdefault(DELETION_CHECKS, []).append(check)
+
+
+def register_class_listener(app: Flask, listener: ClassListener) -> None:
+    """Let a package follow the classes of a school's students."""
+    app.extensions.setdefault(CLASS_LISTENERS, []).append(listener)
+
+
+def classes_changed(session: Session, actor: Actor, school_id: int) -> dict[str, Any]:
+    """Tell the listeners that students of the school may have changed class; what they did."""
+    changes: dict[str, Any] = {}
+    for listener in current_app.extensions.get(CLASS_LISTENERS, []):
+        changes.update(listener(session, actor, school_id))
+    return changes
 
 
 def _check_timezone(name: str) -> None:
@@ -209,6 +226,8 @@ def create_user(
         school_id=school_id,
         details={"username": username, "role": role},
     )
+    if role == "student" and class_name and school_id is not None:
+        classes_changed(session, actor, school_id)
     return user
 
 
@@ -239,6 +258,8 @@ def update_user(session: Session, actor: Actor, user_id: int, changes: dict[str,
     audit.record(
         session, actor, "user.update", "user", user.id, school_id=user.school_id, details=recorded
     )
+    if user.role == "student" and "class_name" in changes and user.school_id is not None:
+        classes_changed(session, actor, user.school_id)
     return user
 
 

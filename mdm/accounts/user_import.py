@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 
 from mdm.accounts import names
 from mdm.accounts.models import User
-from mdm.accounts.service import get_school, hash_password, initial_password_hash, set_password
+from mdm.accounts.service import (
+    classes_changed,
+    get_school,
+    hash_password,
+    initial_password_hash,
+    set_password,
+)
 from mdm.accounts.user_csv import USERNAME_RE, UserFile, UserRow, parse_user_csv
 from mdm.accounts.user_matching import Account, match_rows
 from mdm.platform import audit
@@ -42,6 +48,8 @@ class ImportResult:
     lines: list[ImportedLine] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
+    # What following the students' classes changed (the class groups of devices).
+    class_groups: dict[str, Any] = field(default_factory=dict)
 
 
 def _existing_usernames(session: Session, candidates: set[str]) -> set[str]:
@@ -171,6 +179,7 @@ def import_users_csv(
             "generated_usernames": len(generated),
         },
     )
+    result.class_groups = classes_changed(session, actor, school.id)
     return result
 
 

@@ -37,7 +37,10 @@ class Group(db.Model):
     """A named set of devices and users of one school: a class, the teachers, or a custom set."""
 
     __tablename__ = "groups"
-    __table_args__ = (UniqueConstraint("school_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("school_id", "name"),
+        Index("ix_groups_school_class_key", "school_id", "class_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(
@@ -46,6 +49,11 @@ class Group(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set on the group of a class (mdm/devices/class_groups.py): the class's key (class_key of
+    # its name); its students and their devices are kept in sync. None on admins' own groups.
+    class_key: Mapped[str | None] = mapped_column(String(40))
+    # When the class was no longer in the timetable nor among the students; the group is kept.
+    class_gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     devices: Mapped[list["Device"]] = relationship(
         secondary=group_devices, back_populates="groups", order_by="Device.id"

@@ -1,5 +1,7 @@
 """Marshmallow schemas of the device and group API."""
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from mdm.devices.inventory_rules import CATEGORY_DESCRIPTIONS, INVENTORY_CATEGORIES, POLICY_ROLES
@@ -92,6 +94,25 @@ class GroupSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(GROUP_KINDS))
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     created_at = fields.DateTime(dump_only=True)
+    synced_with_class = fields.Method(
+        "get_synced",
+        dump_only=True,
+        metadata={
+            "description": "the group of a class: its students and their devices are kept in "
+            "sync with the timetable and the accounts (docs/class-groups.md)"
+        },
+    )
+    class_gone_at = fields.DateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "when its class left the timetable and the accounts; the group is "
+            "kept, without the students"
+        },
+    )
+
+    def get_synced(self, group: Any) -> bool:
+        return group.class_key is not None
 
 
 class GroupDetailSchema(GroupSchema):

@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mdm.accounts.models import School, User
-from mdm.devices import byod, inventory_rules
+from mdm.devices import byod, class_groups, inventory_rules
 from mdm.devices.models import Device, Group, group_devices
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -192,9 +192,11 @@ def update_device(
         if device.ownership == "byod":
             raise Conflict("a BYOD device belongs to its owner; it cannot be reassigned")
         user_id = changes["user_id"]
-        device.user_id = (
-            None if user_id is None else _school_user(session, device.school_id, user_id).id
-        )
+        user = None if user_id is None else _school_user(session, device.school_id, user_id)
+        # A student's device is in the student's class group (and in no other class's).
+        class_group = class_groups.class_group_for(session, actor, device.school_id, user)
+        device.user_id = user.id if user is not None else None
+        device.groups = class_groups.with_class_group(list(device.groups), user, class_group)
     device.config_version += 1
     session.flush()
     audit.record(

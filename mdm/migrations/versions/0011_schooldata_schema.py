@@ -1,5 +1,6 @@
 """devices: serial number and IMEIs from the inventory (searchable per school); each school's
-inventory policy; users: the id of the school office software (CSV import)
+inventory policy; users: the id of the school office software (CSV import); groups: the class a
+group is kept in sync with
 
 Revision ID: 0011_schooldata_schema
 Revises: 0008_hardening
@@ -31,6 +32,12 @@ def upgrade():
         )
         batch_op.create_index("ix_devices_school_imei", ["school_id", "imei"], unique=False)
         batch_op.create_index("ix_devices_school_imei2", ["school_id", "imei2"], unique=False)
+    with op.batch_alter_table("groups", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("class_key", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("class_gone_at", sa.DateTime(), nullable=True))
+        batch_op.create_index(
+            "ix_groups_school_class_key", ["school_id", "class_key"], unique=False
+        )
     op.create_table(
         "inventory_policies",
         sa.Column("school_id", sa.Integer(), nullable=False),
@@ -58,6 +65,10 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("groups", schema=None) as batch_op:
+        batch_op.drop_index("ix_groups_school_class_key")
+        batch_op.drop_column("class_gone_at")
+        batch_op.drop_column("class_key")
     op.drop_table("inventory_policies")
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_index("ix_devices_school_imei2")
