@@ -131,6 +131,9 @@ def import_users_csv(
     require_role(actor, ADMINS, "only admins import users")
     school = get_school(session, actor, school_id)
     parsed: UserFile = parse_user_csv(content, role)
+    if "role" in parsed.errors or "file" in parsed.errors:
+        # Without the role (or a readable file) the lines cannot be matched to anybody.
+        raise ValidationFailed("The file has errors; nothing was imported.", errors=parsed.errors)
     errors = dict(parsed.errors)
     rows = parsed.rows
     _check_usernames(session, school.id, rows, errors)

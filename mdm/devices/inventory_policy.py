@@ -18,6 +18,9 @@ from mdm.platform.errors import ValidationFailed
 from mdm.platform.scoping import require_school
 from mdm.platform.types import utcnow
 
+# Stored inventories are cleaned this many devices at a time (each may hold 64 KB).
+CHUNK = 500
+
 
 @dataclass(frozen=True)
 class SchoolInventoryPolicy:
@@ -99,33 +102,49 @@ def set_policy(
 
 def _apply_to_stored(session: Session, school_id: int, policy: dict[str, list[str]]) -> int:
     """Drop what the policy does not keep from the stored inventories of the school's own
-    devices (one read, one batched write); how many changed."""
-    rows = session.execute(
-        select(Device.id, Device.user_role, User.role, Device.inventory)
-        .outerjoin(User, User.id == Device.user_id)
-        .where(Device.school_id == school_id, Device.ownership == byod.SCHOOL)
-    ).all()
-    changed = []
-    for device_id, user_role, owner_role, stored in rows:
-        role = inventory_rules.policy_role(user_role, owner_role)
-        kept, dropped = inventory_rules.filter_school_inventory(
-            stored or {}, frozenset(policy[role])
-        )
-        if dropped:
-            changed.append({"b_id": device_id, "b_inventory": kept, "b_hash": inventory_hash(kept)})
+    devices, CHUNK devices at a time (a read and a batched write each); how many changed."""
+    table = Device.__table__
+    write = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(inventory=bindparam("b_inventory"), inventory_hash=bindparam("b_hash"))
+    )
+    changed = 0
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(Device.id, Device.user_role, User.role, Device.inventory)
+            .outerjoin(User, User.id == Device.user_id)
+            .where(
+                Device.school_id == school_id,
+                Device.ownership == byod.SCHOOL,
+                Device.id > last_id,
+            )
+            .order_by(Device.id)
+            .limit(CHUNK)
+        ).all()
+        if not rows:
+            break
+        last_id = rows[-1].id
+        cleaned = []
+        for device_id, user_role, owner_role, stored in rows:
+            role = inventory_rules.policy_role(user_role, owner_role)
+            kept, dropped = inventory_rules.filter_school_inventory(
+                stored or {}, frozenset(policy[role])
+            )
+            if dropped:
+                cleaned.append(
+                    {"b_id": device_id, "b_inventory": kept, "b_hash": inventory_hash(kept)}
+                )
+        if cleaned:
+            session.execute(write, cleaned)
+            changed += len(cleaned)
     if changed:
-        table = Device.__table__
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(inventory=bindparam("b_inventory"), inventory_hash=bindparam("b_hash")),
-            changed,
-        )
         # The devices loaded in this session hold the old inventories.
         for item in list(session.identity_map.values()):
             if isinstance(item, Device):
                 session.expire(item, ["inventory", "inventory_hash"])
-    return len(changed)
+    return changed
 
 
 def kept_for_own_devices(

@@ -94,9 +94,10 @@ def _search(text: str) -> Any:
         func.lower(Device.name).like(pattern),
         func.lower(Device.model).like(pattern),
         Device.user_id.in_(owners),
-        # Serial numbers are stored in upper case without spaces.
-        Device.serial_number.like(f"%{''.join(text.split()).upper()}%"),
     ]
+    serial = "".join(text.split()).upper()  # serial numbers are stored so
+    if serial:
+        matches.append(Device.serial_number.like(f"%{serial}%"))
     imei = inventory_rules.search_imei(text)
     if imei is not None:
         matches += [Device.imei.like(f"%{imei}%"), Device.imei2.like(f"%{imei}%")]

@@ -287,3 +287,31 @@ def test_the_owner_sees_what_the_school_keeps(
         "installed_apps": False,
         "network": False,
     }
+
+
+def test_every_stored_inventory_is_cleaned_chunk_by_chunk(
+    client: FlaskClient,
+    headers: Headers,
+    school_admin: User,
+    school: School,
+    make_token: Callable[..., Any],
+    enroll: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mdm.devices import inventory_policy
+
+    monkeypatch.setattr(inventory_policy, "CHUNK", 2)
+    secret = make_token(user_role="shared", max_uses=5)["secret"]
+    answers = [enroll(secret, inventory=TABLET_INVENTORY).get_json() for _ in range(5)]
+
+    client.put(
+        f"/api/v1/schools/{school.id}/inventory-policy",
+        json={"student": [], "teacher": [], "shared": []},
+        headers=headers(school_admin),
+    )
+
+    assert all(stored(answer) == NOTHING_PERSONAL for answer in answers)
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "inventory_policy.update")
+    )
+    assert event.details["inventories_cleaned"] == 5
