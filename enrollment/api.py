@@ -110,11 +110,9 @@ def create_notice(body: dict[str, Any]) -> Any:
 @login_required
 @blp.response(200, OwnDeviceSchema(many=True))
 def my_devices() -> Any:
-    """Exactly what the school stores about each of one's devices, and the consent given."""
-    return [
-        {"device": device, "consent": consent}
-        for device, consent in service.own_devices(db.session, current_actor())
-    ]
+    """Exactly what the school stores about each of one's devices, what it keeps of their
+    inventories (its inventory policy, or the BYOD allow-list), and the consent given."""
+    return service.own_devices(db.session, current_actor())
 
 
 @blp.route("/me/devices/<int:device_id>/remove-management", methods=["POST"])

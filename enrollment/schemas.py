@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from mdm.agent.schemas import AgentRequestSchema, ConfigurationSchema, CredentialSchema
 from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES
-from mdm.devices.schemas import DeviceDetailSchema, GroupRefSchema
+from mdm.devices.schemas import DeviceDetailSchema, GroupRefSchema, InventoryKeptSchema
 from mdm.platform.schemas import StrictSchema, Timestamp
 from mdm.platform.types import utcnow
 
@@ -33,6 +33,15 @@ class TokenCreateSchema(StrictSchema):
         load_default=list,
         metadata={"description": "groups every device enrolled with the token joins"},
     )
+    class_name = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={
+            "description": "a class of the school (e.g. 5a): its devices join the class's group "
+            "(a student's device: the student's own class)"
+        },
+    )
 
 
 class TokenSchema(Schema):
@@ -44,6 +53,10 @@ class TokenSchema(Schema):
     user_role = fields.String()
     platform = fields.String(allow_none=True)
     groups = fields.List(fields.Nested(GroupRefSchema))
+    classes = fields.Method(
+        "get_classes",
+        metadata={"description": 'the classes among its groups, e.g. ["5a"]'},
+    )
     expires_at = fields.DateTime()
     max_uses = fields.Integer()
     uses = fields.Integer()
@@ -56,6 +69,9 @@ class TokenSchema(Schema):
 
     def get_state(self, token: Any) -> str:
         return token.state(utcnow())
+
+    def get_classes(self, token: Any) -> list[str]:
+        return token.classes
 
 
 class IssuedTokenSchema(Schema):
@@ -93,6 +109,12 @@ class OwnDeviceSchema(Schema):
         DeviceDetailSchema, metadata={"description": "everything the school stores"}
     )
     consent = fields.Nested(ConsentSchema, allow_none=True)
+    inventory_kept = fields.Nested(
+        InventoryKeptSchema,
+        metadata={
+            "description": "what the school keeps of the device's inventory, and by which rule"
+        },
+    )
 
 
 class EnrollRequestSchema(AgentRequestSchema):

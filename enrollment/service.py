@@ -12,7 +12,7 @@ from enrollment import tokens
 from enrollment.models import Consent, EnrollmentToken, PrivacyNotice
 from mdm.accounts.models import School, User
 from mdm.agent.service import configuration
-from mdm.devices import byod, credentials
+from mdm.devices import byod, class_groups, credentials, inventory_policy
 from mdm.devices import service as devices
 from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES, Device, Group
 from mdm.platform import audit
@@ -116,8 +116,10 @@ def create_token(
     max_uses: int = 1,
     group_ids: list[int] | None = None,
     label: str = "",
+    class_name: str | None = None,
 ) -> IssuedToken:
-    """Create an enrollment token; its secret is shown only this once."""
+    """Create an enrollment token; its secret is shown only this once. With `class_name` the
+    devices join that class's group."""
     school = _admin_school(session, actor, school_id)
     errors: dict[str, list[str]] = {}
     if ownership not in OWNERSHIPS:
@@ -138,6 +140,15 @@ def create_token(
     missing = set(group_ids or []) - {g.id for g in groups if g.school_id == school.id}
     if missing:
         errors["group_ids"] = [f"not groups of the school: {', '.join(map(str, sorted(missing)))}"]
+    if class_name is not None:
+        class_group = class_groups.group_of_class(session, actor, school.id, class_name)
+        if class_group is None:
+            errors["class_name"] = [
+                f"the school has no class {class_name!r} (classes come from its timetable and "
+                "its students' accounts)"
+            ]
+        elif class_group not in groups:
+            groups.append(class_group)
     if errors:
         raise ValidationFailed(errors=errors)
     secret = tokens.new_token_secret()
@@ -170,6 +181,7 @@ def create_token(
             "user_role": user_role,
             "max_uses": max_uses,
             "expires_at": expires_at.isoformat(),
+            "classes": token.classes,
         },
     )
     return IssuedToken(token, secret)
@@ -362,7 +374,10 @@ def enroll(
     notice = _check_owner(session, token, owner, privacy_notice_version)
     user = owner if token.user_role != "shared" else None
     csr = credentials.parse_csr(csr_pem)
-    inventory = devices.encode_inventory(token.ownership, facts.inventory or {})
+    kept = inventory_policy.kept_for(
+        session, token.school_id, token.user_role, user.role if user is not None else None
+    )
+    inventory = devices.encode_inventory(token.ownership, facts.inventory or {}, kept)
     consumed = session.execute(
         update(EnrollmentToken)
         .where(EnrollmentToken.id == token.id, EnrollmentToken.uses < EnrollmentToken.max_uses)
@@ -371,6 +386,15 @@ def enroll(
     )
     if consumed.rowcount != 1:
         raise TokenExhausted("this enrollment token is exhausted")
+    actor = Actor(
+        name=owner.username if owner is not None else f"token:{token.lookup_key}",
+        role="device",
+        user_id=owner.id if owner is not None else None,
+        school_id=token.school_id,
+        address=address,
+    )
+    # A student's device joins the student's class group, whatever class the token names.
+    class_group = class_groups.class_group_for(session, actor, token.school_id, user)
     device = devices.create_device(
         session,
         school_id=token.school_id,
@@ -379,7 +403,7 @@ def enroll(
         facts=facts,
         inventory=inventory,
         user_id=user.id if user is not None else None,
-        groups=list(token.groups),
+        groups=class_groups.with_class_group(list(token.groups), user, class_group),
     )
     credential = credentials.issue_credential(session, device, csr)
     if notice is not None and owner is not None:
@@ -393,13 +417,6 @@ def enroll(
                 consented_at=device.enrolled_at,
             )
         )
-    actor = Actor(
-        name=owner.username if owner is not None else f"token:{token.lookup_key}",
-        role="device",
-        user_id=owner.id if owner is not None else None,
-        school_id=token.school_id,
-        address=address,
-    )
     audit.record(
         session,
         actor,
@@ -419,8 +436,18 @@ def enroll(
     return Enrollment(device, credential, configuration(device))
 
 
-def own_devices(session: Session, actor: Actor) -> list[tuple[Device, Consent | None]]:
-    """The logged-in user's devices with the consent each was enrolled under."""
+@dataclass(frozen=True)
+class OwnDevice:
+    """One of the logged-in user's devices, the consent it was enrolled under, and what the
+    school keeps of its inventory."""
+
+    device: Device
+    consent: Consent | None
+    inventory_kept: dict[str, Any]
+
+
+def own_devices(session: Session, actor: Actor) -> list[OwnDevice]:
+    """The logged-in user's devices with their consents and what the school keeps of each."""
     rows = devices.list_own_devices(session, actor)
     consents = {
         consent.device_id: consent
@@ -428,7 +455,8 @@ def own_devices(session: Session, actor: Actor) -> list[tuple[Device, Consent | 
             select(Consent).where(Consent.device_id.in_([device.id for device in rows]))
         )
     }
-    return [(device, consents.get(device.id)) for device in rows]
+    kept = inventory_policy.kept_for_own_devices(session, rows, actor.role)
+    return [OwnDevice(device, consents.get(device.id), kept[device.id]) for device in rows]
 
 
 def remove_own_device(session: Session, actor: Actor, device_id: int) -> None:

@@ -230,6 +230,13 @@ class ImportReportSchema(TimetableImportSchema):
         metadata={"description": "false when the files held nothing new (an idempotent re-import)"}
     )
     plan_version = fields.Integer(metadata={"description": "the school's plan version now"})
+    class_groups = fields.Dict(
+        metadata={
+            "description": "what following the timetable's classes changed in the device "
+            "groups: groups created, adopted, of classes gone or back, names taken, students and "
+            "devices added and removed (docs/class-groups.md); empty without class master data"
+        }
+    )
 
 
 class KindPreviewSchema(Schema):
@@ -253,6 +260,13 @@ class ImportPreviewSchema(Schema):
     covered_dates = fields.List(fields.String())
     partial_dates = fields.List(fields.String())
     missing_pages = fields.List(fields.String())
+    class_groups = fields.Dict(
+        metadata={
+            "description": "what following the timetable's classes changed in the device "
+            "groups: groups created, adopted, of classes gone or back, names taken, students and "
+            "devices added and removed (docs/class-groups.md); empty without class master data"
+        }
+    )
 
 
 class ImportQueryArgs(Schema):

@@ -59,6 +59,11 @@ class UserSchema(StrictSchema):
     )
     active = fields.Boolean(dump_only=True)
     display_name = fields.String(dump_only=True)
+    external_id = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the school office software's id, from the CSV import"},
+    )
     created_at = fields.DateTime(dump_only=True)
     last_login_at = fields.DateTime(dump_only=True, allow_none=True)
 
@@ -79,13 +84,58 @@ class UserQueryArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=100))
 
 
+class UserImportArgs(StrictSchema):
+    role = fields.String(
+        validate=validate.OneOf(("student", "teacher")),
+        metadata={
+            "description": "the role of rows without one: needed when the file has no role "
+            "column (a school office export)"
+        },
+    )
+
+
+class ImportedLineSchema(Schema):
+    line = fields.Integer(metadata={"description": "the line of the file"})
+    username = fields.String()
+    action = fields.String(metadata={"description": "created or updated"})
+    username_generated = fields.Boolean(
+        metadata={"description": "the username was made of the names (the file gave none)"}
+    )
+
+
 class ImportResultSchema(Schema):
-    created = fields.List(fields.String(), metadata={"description": "usernames created"})
-    updated = fields.List(fields.String(), metadata={"description": "usernames updated"})
+    created = fields.Pluck(
+        UserSchema, "username", many=True, metadata={"description": "usernames created"}
+    )
+    updated = fields.Pluck(
+        UserSchema,
+        "username",
+        many=True,
+        metadata={"description": "usernames of existing accounts the file matched (updated)"},
+    )
     initial_passwords = fields.Dict(
         keys=fields.String(),
         values=fields.String(),
         metadata={"description": "generated passwords of new users; shown only this once"},
+    )
+    lines = fields.List(
+        fields.Nested(ImportedLineSchema),
+        metadata={"description": "what became of each line (to hand out usernames)"},
+    )
+    columns = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "field -> the header it was read from"},
+    )
+    ignored_columns = fields.List(
+        fields.String(), metadata={"description": "headers of columns that were not read"}
+    )
+    class_groups = fields.Dict(
+        metadata={
+            "description": "what following the students' classes changed in the device groups: "
+            "groups created, adopted, of classes gone or back, names taken, and students and "
+            "devices added and removed (docs/class-groups.md)"
+        }
     )
 
 

@@ -1,9 +1,7 @@
 """Schools and users: the domain operations. They flush, never commit."""
 
 import re
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mdm.accounts.models import ROLES, School, User
-from mdm.accounts.user_csv import USERNAME_RE, parse_user_csv
+from mdm.accounts.user_csv import USERNAME_RE
 from mdm.platform import audit
 from mdm.platform.actors import Actor
 from mdm.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -38,6 +36,10 @@ MANAGES = {
 # a check answers why, or None (register_deletion_check).
 DeletionCheck = Callable[[Session, User], str | None]
 DELETION_CHECKS = "mdm_user_deletion_checks"  # their key in app.extensions
+# Other packages that follow the students' classes (the class groups of devices) are told when
+# they may have changed; a listener answers what it changed, for reports.
+ClassListener = Callable[[Session, Actor, int], dict[str, Any]]
+CLASS_LISTENERS = "mdm_class_listeners"  # their key in app.extensions
 # Generated initial passwords (72 random bits) are hashed at this lower cost, which keeps a
 # school's import of a thousand students within a request.
 INITIAL_PASSWORD_METHOD = "scrypt:4096:8:1"
@@ -99,6 +101,19 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 def register_deletion_check(app: Flask, check: DeletionCheck) -> None:
     """Let a package refuse the deletion of a user it keeps something of."""
     app.extensions.setdefault(DELETION_CHECKS, []).append(check)
+
+
+def register_class_listener(app: Flask, listener: ClassListener) -> None:
+    """Let a package follow the classes of a school's students."""
+    app.extensions.setdefault(CLASS_LISTENERS, []).append(listener)
+
+
+def classes_changed(session: Session, actor: Actor, school_id: int) -> dict[str, Any]:
+    """Tell the listeners that students of the school may have changed class; what they did."""
+    changes: dict[str, Any] = {}
+    for listener in current_app.extensions.get(CLASS_LISTENERS, []):
+        changes.update(listener(session, actor, school_id))
+    return changes
 
 
 def _check_timezone(name: str) -> None:
@@ -246,6 +261,8 @@ def create_user(
         school_id=school_id,
         details={"username": username, "role": role},
     )
+    if role == "student" and class_name and school_id is not None:
+        classes_changed(session, actor, school_id)
     return user
 
 
@@ -276,6 +293,8 @@ def update_user(session: Session, actor: Actor, user_id: int, changes: dict[str,
     audit.record(
         session, actor, "user.update", "user", user.id, school_id=user.school_id, details=recorded
     )
+    if user.role == "student" and "class_name" in changes and user.school_id is not None:
+        classes_changed(session, actor, user.school_id)
     return user
 
 
@@ -339,73 +358,6 @@ def list_users(
         stmt.order_by(User.last_name, User.first_name, User.id).limit(limit).offset(offset)
     )
     return list(rows), total
-
-
-@dataclass
-class ImportResult:
-    """What a CSV import did; initial passwords are shown once, to the admin who imported."""
-
-    created: list[User] = field(default_factory=list)
-    updated: list[User] = field(default_factory=list)
-    initial_passwords: dict[str, str] = field(default_factory=dict)
-
-
-def import_users_csv(
-    session: Session, actor: Actor, school_id: int, content: bytes
-) -> ImportResult:
-    """Create or update the teachers and students in a CSV file: all rows, or none."""
-    school = get_school(session, actor, school_id)
-    _check_may_manage(actor, "student", school.id)
-    rows, errors = parse_user_csv(content)
-    existing = {
-        user.username: user
-        for user in session.scalars(
-            select(User).where(User.username.in_([r.username for r in rows]))
-        )
-    }
-    for row in rows:
-        other = existing.get(row.username)
-        if other is not None and (other.school_id != school.id or other.role != row.role):
-            errors[f"line {row.line}"] = [
-                f"username {row.username!r} belongs to another account (other school or role)"
-            ]
-    if errors:
-        raise ValidationFailed("The file has errors; nothing was imported.", errors=errors)
-    result = ImportResult()
-    for row in rows:
-        user = existing.get(row.username)
-        if user is None:
-            if row.password is None:
-                initial = secrets.token_urlsafe(9)
-                result.initial_passwords[row.username] = initial
-                password_hash = initial_password_hash(initial)
-            else:
-                password_hash = hash_password(row.password)
-            user = User(
-                username=row.username,
-                role=row.role,
-                school_id=school.id,
-                password_hash=password_hash,
-            )
-            session.add(user)
-            result.created.append(user)
-        else:
-            if row.password:
-                set_password(user, row.password)
-            result.updated.append(user)
-        user.first_name, user.last_name = row.first_name, row.last_name
-        user.email, user.class_name = row.email, row.class_name
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "user.import",
-        "school",
-        school.id,
-        school_id=school.id,
-        details={"created": len(result.created), "updated": len(result.updated)},
-    )
-    return result
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
