@@ -40,9 +40,6 @@ DELETION_CHECKS = "mdm_user_deletion_checks"  # their key in app.extensions
 # they may have changed; a listener answers what it changed, for reports.
 ClassListener = Callable[[Session, Actor, int], dict[str, Any]]
 CLASS_LISTENERS = "mdm_class_listeners"  # their key in app.extensions
-# Generated initial passwords (72 random bits) are hashed at this lower cost, which keeps a
-# school's import of a thousand students within a request.
-INITIAL_PASSWORD_METHOD = "scrypt:4096:8:1"
 # A hash per method, made once, to check against when there is nothing (or something else) to
 # check: every login attempt costs the same (`verify_password`).
 _DUMMY_HASHES: dict[str, str] = {}
@@ -63,8 +60,11 @@ def set_password(user: User, password: str) -> None:
 
 def initial_password_hash(password: str) -> str:
     """Hash of a generated initial password: 72 random bits need far less work than a chosen
-    password, which keeps a school's import of a thousand students within a request."""
-    return generate_password_hash(password, method=INITIAL_PASSWORD_METHOD)
+    password (INITIAL_PASSWORD_HASH_METHOD), which keeps a school's import of a thousand
+    students within a request."""
+    return generate_password_hash(
+        password, method=current_app.config["INITIAL_PASSWORD_HASH_METHOD"]
+    )
 
 
 def _dummy_hash(method: str) -> str:
@@ -89,7 +89,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     its cheap initial password, one with a chosen password and an unknown username (no hash)
     take the same time, and answer nothing by it."""
     full = _method_of(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]))
-    stand_ins = [full, INITIAL_PASSWORD_METHOD]
+    initial = _method_of(_dummy_hash(current_app.config["INITIAL_PASSWORD_HASH_METHOD"]))
+    stand_ins = [full, initial]
     stored = _method_of(password_hash) if password_hash else full
     stand_ins.remove(stored if stored in stand_ins else full)
     matches = check_password_hash(password_hash or _dummy_hash(full), password)
