@@ -30,6 +30,10 @@ CACHE_CHECK_SECONDS = 1.0
 
 # werkzeug password hash method; "scrypt" is scrypt with n=2**15, r=8, p=1.
 PASSWORD_HASH_METHOD = "scrypt"
+# The lower cost of generated initial passwords (72 random bits), so that a school's import of a
+# thousand students stays within a request. Every login attempt does the work of one hash of
+# each method, whatever the account has.
+INITIAL_PASSWORD_HASH_METHOD = "scrypt:4096:8:1"
 
 # Login rate limits: failed logins allowed in the window, for one account from one address, for
 # one account from all addresses, and from one address (a school logs in from behind one NAT).
@@ -105,3 +109,56 @@ API_VERSION = "v1"
 OPENAPI_VERSION = "3.1.0"
 OPENAPI_URL_PREFIX = "/api"
 OPENAPI_JSON_PATH = "openapi.json"
+
+# Calendar feeds: the window of a feed (days before and after today in the school's time zone),
+# how often calendar apps are asked to refresh (REFRESH-INTERVAL and X-PUBLISHED-TTL, minutes),
+# and how many rendered feeds a worker keeps (each is kept with its gzip form).
+CALENDAR_WINDOW_DAYS_BACK = 7
+CALENDAR_WINDOW_DAYS_AHEAD = 84
+CALENDAR_REFRESH_MINUTES = 30
+CALENDAR_FEED_CACHE_ENTRIES = 512
+# Calendar sources (personal calendars by URL): how often the job `calendars.refresh-sources`
+# looks for due sources (seconds) and how many it fetches per run; a new source's refresh
+# interval (minutes; each source may set 15 minutes to a week); sources per person; the largest
+# calendar fetched or uploaded (bytes, after decompression); events of one source in a feed's
+# window (recurrences expanded) at most.
+CALENDAR_SOURCE_JOB_SECONDS = 60
+CALENDAR_SOURCE_BATCH = 100
+CALENDAR_SOURCE_REFRESH_MINUTES = 60
+CALENDAR_SOURCES_PER_USER = 10
+CALENDAR_SOURCE_MAX_BYTES = 10 * 1024 * 1024
+CALENDAR_SOURCE_MAX_EVENTS = 5000
+# The fetcher: connect and read timeouts, and the longest a whole fetch may take (seconds).
+CALENDAR_FETCH_CONNECT_TIMEOUT_SECONDS = 5.0
+CALENDAR_FETCH_READ_TIMEOUT_SECONDS = 15.0
+CALENDAR_FETCH_TOTAL_SECONDS = 60.0
+# Networks a source URL may never reach (the address actually connected to is checked, also
+# after every redirect): loopback, private, link-local, CGNAT, unique-local, IPv4-mapped and
+# other special ranges. Networks in the allowed list are exceptions to it (tests allow their
+# loopback server; a city may allow an internal calendar server).
+CALENDAR_FETCH_BLOCKED_NETWORKS = [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/128",
+    "::1/128",
+    "::ffff:0:0/96",
+    "64:ff9b:1::/48",
+    "100::/64",
+    "2001:db8::/32",
+    "fc00::/7",
+    "fe80::/10",
+    "ff00::/8",
+]
+CALENDAR_FETCH_ALLOWED_NETWORKS: list[str] = []

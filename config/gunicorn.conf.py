@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import sys
 
+from mdm.settings import HTTP_SERVER_LIMITS
+
 bind = os.environ.get("MDM_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("MDM_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
@@ -27,9 +29,9 @@ forwarded_allow_ips = os.environ.get("MDM_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Gunicorn answers these itself, with a short HTML page (not problem+json), before the app sees
 # the request: a request line (method, path and query) over 8190 bytes is a 414, a header over
 # 8190 bytes or more than 100 headers a 431. No API path or query of the service comes near.
-limit_request_line = 8190
-limit_request_field_size = 8190
-limit_request_fields = 100
+limit_request_line = HTTP_SERVER_LIMITS["limit_request_line"]
+limit_request_field_size = HTTP_SERVER_LIMITS["limit_request_field_size"]
+limit_request_fields = HTTP_SERVER_LIMITS["limit_request_fields"]
 # No control socket: one path in the home directory would be shared by every instance on the
 # machine; stop and reload with signals (systemctl reload sends HUP).
 control_socket_disable = True

@@ -16,15 +16,6 @@ def init_app(app: Flask) -> None:
     rest_api.register_blueprint(api.blp)
     rest_api.register_blueprint(api.agent_blp)
     app.register_blueprint(api.pages)
-    rest_api.spec.components.security_scheme(
-        "ownerLogin",
-        {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "a BYOD owner's access token from /api/v1/auth/login",
-        },
-    )
     app.extensions["enrollment_token_failures"] = make_counter(
         app.config["RATELIMIT_STORAGE_URL"],
         int(app.config["ENROLLMENT_TOKEN_FAILURE_WINDOW_SECONDS"]),

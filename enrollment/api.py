@@ -25,12 +25,14 @@ from enrollment.schemas import (
 from mdm.accounts.auth import current_actor, login_required, roles_required
 from mdm.accounts.models import School
 from mdm.agent.service import PROTOCOL_VERSION
+from mdm.devices import inventory_policy
+from mdm.devices.inventory_rules import INVENTORY_CATEGORIES
 from mdm.devices.service import DeviceFacts
 from mdm.extensions import db
 from mdm.pages import render_page
 from mdm.platform.errors import DomainError
 from mdm.platform.http import Blueprint, client_address, page_language
-from mdm.platform.openapi import problems
+from mdm.platform.openapi import USER_LOGIN, problems, security
 from mdm.platform.scoping import ADMINS
 
 blp = Blueprint(
@@ -81,9 +83,9 @@ def get_token(token_id: int) -> Any:
 @blp.route("/enrollment-tokens/<int:token_id>/revoke", methods=["POST"])
 @roles_required(*ADMINS)
 @blp.response(200, TokenSchema)
-@problems(409)
 def revoke_token(token_id: int) -> Any:
-    """Revoke an enrollment token; devices already enrolled stay enrolled."""
+    """Revoke an enrollment token; devices already enrolled stay enrolled. Revoking a revoked
+    token again answers it as it is."""
     return service.revoke_token(db.session, current_actor(), token_id)
 
 
@@ -111,11 +113,9 @@ def create_notice(body: dict[str, Any]) -> Any:
 @login_required
 @blp.response(200, OwnDeviceSchema(many=True))
 def my_devices() -> Any:
-    """Exactly what the school stores about each of one's devices, and the consent given."""
-    return [
-        {"device": device, "consent": consent}
-        for device, consent in service.own_devices(db.session, current_actor())
-    ]
+    """Exactly what the school stores about each of one's devices, what it keeps of their
+    inventories (its inventory policy, or the BYOD allow-list), and the consent given."""
+    return service.own_devices(db.session, current_actor())
 
 
 @blp.route("/me/devices/<int:device_id>/remove-management", methods=["POST"])
@@ -130,7 +130,7 @@ def remove_management(device_id: int) -> None:
 @agent_blp.route("/enroll", methods=["POST"])
 @agent_blp.arguments(EnrollRequestSchema)
 @agent_blp.response(201, EnrollResponseSchema)
-@agent_blp.doc(security=[{}, {"ownerLogin": []}])
+@security({}, {USER_LOGIN: []})
 @problems(401, 403, 404, 409, 410, 429)
 def enroll(body: dict[str, Any]) -> dict[str, Any]:
     """Enroll with a token and the device's facts; a BYOD device also sends its owner's login."""
@@ -174,14 +174,18 @@ def enroll_page(secret: str) -> tuple[str, int, dict[str, str]]:
     school = db.session.get(School, token.school_id)
     assert school is not None
     notice = service.current_notice(db.session, token.school_id)
+    kept = inventory_policy.kept_for(db.session, token.school_id, token.user_role, None)
     facts = enrollment_page.TokenFacts(
         school=school.name,
         ownership=token.ownership,
         user_role=token.user_role,
         platform=token.platform,
-        groups=[group.name for group in token.groups],
+        classes=token.classes,
+        groups=[group.name for group in token.groups if group.name not in token.classes],
         notice_version=notice.version if notice is not None else None,
         check_in_minutes=max(1, int(current_app.config["AGENT_CHECK_IN_SECONDS"]) // 60),
+        kept_categories=[name for name in INVENTORY_CATEGORIES if name in kept],
+        dropped_categories=[name for name in INVENTORY_CATEGORIES if name not in kept],
     )
     page = enrollment_page.describe(lang, facts, url_for("pages.document", name="agent-protocol"))
     until = token.expires_at.astimezone(ZoneInfo(school.timezone))

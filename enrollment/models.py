@@ -50,6 +50,11 @@ class EnrollmentToken(db.Model):
 
     groups: Mapped[list[Group]] = relationship(secondary=token_groups, order_by=Group.name)
 
+    @property
+    def classes(self) -> list[str]:
+        """The names of the classes among its groups: the classes its devices join."""
+        return [group.name for group in self.groups if group.kind == "class"]
+
     def state(self, now: datetime) -> str:
         """active, revoked, expired or exhausted."""
         if self.revoked_at is not None:

@@ -3,7 +3,8 @@ facts to headings, paragraphs, lists and links, and only what the service does t
 
 What the service does today: a device enrolls through the JSON agent protocol
 (docs/agent-protocol.md), checks in regularly and reports its inventory (for a personal device
-only what mdm/devices/byod.py allows). It sends no settings, apps or commands yet (the
+only what mdm/devices/byod.py allows, for a school-owned one what the school's inventory policy
+keeps: docs/privacy.md). It sends no settings, apps or commands yet (the
 protocol's `work` list is empty), and it does not speak Apple's MDM protocol yet. When that
 changes, this page changes with it.
 """
@@ -35,12 +36,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "owner_student": "einer Schülerin oder eines Schülers",
         "owner_teacher": "einer Lehrkraft",
         "groups": "Es kommt in die Gruppen: {groups}.",
+        "classes": "Geräte dieses Links kommen in die Klasse {classes} (das Gerät einer "
+        "Schülerin oder eines Schülers in deren eigene Klasse).",
         "what_heading": "Was die Schule damit tut",
         "school_listed": "Das Gerät steht dann in der Geräteliste von {school}: mit seinem Namen, "
         "Plattform, Modell und Systemversion, wann es eingeschrieben wurde (und von welcher "
         "Netzwerkadresse) und wann es sich zuletzt gemeldet hat.",
         "school_inventory": "Etwa alle {minutes} Minuten meldet sich das Gerät beim Dienst; die "
-        "Schule speichert dabei die Geräteangaben (Inventar), die seine Agent-Software sendet.",
+        "Schule speichert dabei die Geräteangaben (Inventar), die seine Agent-Software sendet, "
+        "mit Seriennummer und IMEI.",
+        "policy_keeps": "Von den persönlichen Angaben behält die Schule bei diesen Geräten: "
+        "{kept}. Nie gespeichert: {dropped}.",
+        "policy_keeps_nothing": "Persönliche Angaben behält die Schule bei diesen Geräten nicht: "
+        "nie gespeichert werden {dropped}.",
+        "policy_keeps_all": "Von den persönlichen Angaben behält die Schule bei diesen Geräten "
+        "alle: {kept}.",
+        "category_location": "Standort",
+        "category_phone_number": "Telefonnummer",
+        "category_installed_apps": "Liste aller installierten Apps",
+        "category_network": "WLAN-Netz und IP-Adressen",
         "nothing_sent": "Mehr tut der Dienst heute nicht: er schickt noch keine Einstellungen, "
         "Apps oder Befehle an Geräte. Er installiert also nichts, schränkt nichts ein und kann "
         "Geräte weder sperren noch löschen.",
@@ -119,12 +133,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "owner_student": "a student",
         "owner_teacher": "a teacher",
         "groups": "It joins the groups: {groups}.",
+        "classes": "Devices enrolled with this link join class {classes} (a student's device "
+        "joins the student's own class).",
         "what_heading": "What the school does with it",
         "school_listed": "The device is then in the device list of {school}: with its name, "
         "platform, model and system version, when it was enrolled (and from which network "
         "address) and when it last checked in.",
         "school_inventory": "About every {minutes} minutes the device checks in with the service; "
-        "the school stores the device details (inventory) its agent software sends.",
+        "the school stores the device details (inventory) its agent software sends, with serial "
+        "number and IMEI.",
+        "policy_keeps": "Of the personal details, the school keeps for these devices: {kept}. "
+        "Never stored: {dropped}.",
+        "policy_keeps_nothing": "The school keeps no personal details of these devices: never "
+        "stored are {dropped}.",
+        "policy_keeps_all": "Of the personal details, the school keeps all for these devices: "
+        "{kept}.",
+        "category_location": "location",
+        "category_phone_number": "phone number",
+        "category_installed_apps": "the list of all installed apps",
+        "category_network": "Wi-Fi network and IP addresses",
         "nothing_sent": "That is all the service does today: it sends no settings, apps or "
         "commands to devices yet. So it installs nothing, restricts nothing, and cannot lock or "
         "erase devices.",
@@ -212,9 +239,14 @@ class TokenFacts:
     ownership: str
     user_role: str
     platform: str | None
-    groups: list[str]
+    classes: list[str]
+    groups: list[str]  # the other groups
+    # Of a school-owned device, the categories of personal data the school's inventory policy
+    # keeps (mdm/devices/inventory_rules.py), in INVENTORY_CATEGORIES' order; the rest dropped.
     notice_version: int | None
     check_in_minutes: int
+    kept_categories: list[str] = field(default_factory=list)
+    dropped_categories: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -242,6 +274,8 @@ def describe(lang: str, facts: TokenFacts, protocol_url: str) -> EnrollmentPage:
         summary.append(t["platform"].format(platform=PLATFORM_NAMES[facts.platform]))
     else:
         summary.append(t["platform_any"])
+    if facts.classes:
+        summary.append(t["classes"].format(classes=", ".join(facts.classes)))
     if facts.groups:
         summary.append(t["groups"].format(groups=", ".join(facts.groups)))
     title = t["title"].format(school=facts.school)
@@ -252,6 +286,7 @@ def describe(lang: str, facts: TokenFacts, protocol_url: str) -> EnrollmentPage:
             paragraphs=[
                 t["school_listed"].format(school=facts.school),
                 t["school_inventory"].format(minutes=minutes),
+                policy_text(t, facts),
                 t["nothing_sent"],
             ],
         )
@@ -277,6 +312,17 @@ def describe(lang: str, facts: TokenFacts, protocol_url: str) -> EnrollmentPage:
         closing=[t["notice_consent"].format(version=version)],
     )
     return EnrollmentPage(title, summary, what, notice, how_to_enroll(t, facts, protocol_url), True)
+
+
+def policy_text(t: dict[str, str], facts: TokenFacts) -> str:
+    """What the school's inventory policy keeps of these devices' personal details."""
+    kept = ", ".join(t[f"category_{name}"] for name in facts.kept_categories)
+    dropped = ", ".join(t[f"category_{name}"] for name in facts.dropped_categories)
+    if not facts.kept_categories:
+        return t["policy_keeps_nothing"].format(dropped=dropped)
+    if not facts.dropped_categories:
+        return t["policy_keeps_all"].format(kept=kept)
+    return t["policy_keeps"].format(kept=kept, dropped=dropped)
 
 
 def error_text(lang: str, problem_type: str) -> tuple[str, list[str]]:

@@ -6,8 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from mdm.agent.schemas import AgentRequestSchema, ConfigurationSchema, CredentialSchema
 from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES
-from mdm.devices.schemas import DeviceDetailSchema, GroupRefSchema
-from mdm.platform.schemas import StrictSchema
+from mdm.devices.schemas import DeviceDetailSchema, GroupRefSchema, InventoryKeptSchema
+from mdm.platform.schemas import StrictSchema, Timestamp
 from mdm.platform.types import utcnow
 
 
@@ -21,7 +21,7 @@ class TokenCreateSchema(StrictSchema):
         metadata={"description": "who uses the devices: student, teacher or shared"},
     )
     platform = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PLATFORMS))
-    expires_at = fields.AwareDateTime(
+    expires_at = Timestamp(
         load_default=None,
         allow_none=True,
         default_timezone=None,
@@ -32,6 +32,15 @@ class TokenCreateSchema(StrictSchema):
         fields.Integer(),
         load_default=list,
         metadata={"description": "groups every device enrolled with the token joins"},
+    )
+    class_name = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={
+            "description": "a class of the school (e.g. 5a): its devices join the class's group "
+            "(a student's device: the student's own class)"
+        },
     )
 
 
@@ -44,6 +53,10 @@ class TokenSchema(Schema):
     user_role = fields.String()
     platform = fields.String(allow_none=True)
     groups = fields.List(fields.Nested(GroupRefSchema))
+    classes = fields.Method(
+        "get_classes",
+        metadata={"description": 'the classes among its groups, e.g. ["5a"]'},
+    )
     expires_at = fields.DateTime()
     max_uses = fields.Integer()
     uses = fields.Integer()
@@ -56,6 +69,9 @@ class TokenSchema(Schema):
 
     def get_state(self, token: Any) -> str:
         return token.state(utcnow())
+
+    def get_classes(self, token: Any) -> list[str]:
+        return token.classes
 
 
 class IssuedTokenSchema(Schema):
@@ -93,6 +109,12 @@ class OwnDeviceSchema(Schema):
         DeviceDetailSchema, metadata={"description": "everything the school stores"}
     )
     consent = fields.Nested(ConsentSchema, allow_none=True)
+    inventory_kept = fields.Nested(
+        InventoryKeptSchema,
+        metadata={
+            "description": "what the school keeps of the device's inventory, and by which rule"
+        },
+    )
 
 
 class EnrollRequestSchema(AgentRequestSchema):

@@ -12,7 +12,7 @@ from enrollment import tokens
 from enrollment.models import Consent, EnrollmentToken, PrivacyNotice
 from mdm.accounts.models import School, User
 from mdm.agent.service import configuration
-from mdm.devices import byod, credentials
+from mdm.devices import byod, class_groups, credentials, inventory_policy
 from mdm.devices import service as devices
 from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES, Device, Group
 from mdm.platform import audit
@@ -118,8 +118,10 @@ def create_token(
     max_uses: int = 1,
     group_ids: list[int] | None = None,
     label: str = "",
+    class_name: str | None = None,
 ) -> IssuedToken:
-    """Create an enrollment token; its secret is shown only this once."""
+    """Create an enrollment token; its secret is shown only this once. With `class_name` the
+    devices join that class's group."""
     school = _admin_school(session, actor, school_id)
     errors: dict[str, list[str]] = {}
     if ownership not in OWNERSHIPS:
@@ -140,6 +142,15 @@ def create_token(
     missing = set(group_ids or []) - {g.id for g in groups if g.school_id == school.id}
     if missing:
         errors["group_ids"] = [f"not groups of the school: {', '.join(map(str, sorted(missing)))}"]
+    if class_name is not None:
+        class_group = class_groups.group_of_class(session, actor, school.id, class_name)
+        if class_group is None:
+            errors["class_name"] = [
+                f"the school has no class {class_name!r} (classes come from its timetable and "
+                "its students' accounts)"
+            ]
+        elif class_group not in groups:
+            groups.append(class_group)
     if errors:
         raise ValidationFailed(errors=errors)
     secret = tokens.new_token_secret()
@@ -172,6 +183,7 @@ def create_token(
             "user_role": user_role,
             "max_uses": max_uses,
             "expires_at": expires_at.isoformat(),
+            "classes": token.classes,
         },
     )
     return IssuedToken(token, secret)
@@ -196,12 +208,18 @@ def get_token(session: Session, actor: Actor, token_id: int) -> EnrollmentToken:
 
 
 def revoke_token(session: Session, actor: Actor, token_id: int) -> EnrollmentToken:
-    """Revoke a token: no further device can enroll with it."""
+    """Revoke a token: no further device can enroll with it. Revoking it again changes nothing
+    (one audit event, also for parallel requests: the database decides which one revokes)."""
     token = get_token(session, actor, token_id)
-    if token.revoked_at is not None:
-        raise Conflict(f"enrollment token {token_id} is already revoked")
-    token.revoked_at = utcnow()
-    session.flush()
+    revoked = session.execute(
+        update(EnrollmentToken)
+        .where(EnrollmentToken.id == token.id, EnrollmentToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(token)
+    if not revoked.rowcount:
+        return token
     audit.record(
         session,
         actor,
@@ -358,7 +376,10 @@ def enroll(
     notice = _check_owner(session, token, owner, privacy_notice_version)
     user = owner if token.user_role != "shared" else None
     csr = credentials.parse_csr(csr_pem)
-    inventory = devices.encode_inventory(token.ownership, facts.inventory or {})
+    kept = inventory_policy.kept_for(
+        session, token.school_id, token.user_role, user.role if user is not None else None
+    )
+    inventory = devices.encode_inventory(token.ownership, facts.inventory or {}, kept)
     consumed = session.execute(
         update(EnrollmentToken)
         .where(EnrollmentToken.id == token.id, EnrollmentToken.uses < EnrollmentToken.max_uses)
@@ -367,6 +388,15 @@ def enroll(
     )
     if consumed.rowcount != 1:
         raise TokenExhausted("this enrollment token is exhausted")
+    actor = Actor(
+        name=owner.username if owner is not None else f"token:{token.lookup_key}",
+        role="device",
+        user_id=owner.id if owner is not None else None,
+        school_id=token.school_id,
+        address=address,
+    )
+    # A student's device joins the student's class group, whatever class the token names.
+    class_group = class_groups.class_group_for(session, actor, token.school_id, user)
     device = devices.create_device(
         session,
         school_id=token.school_id,
@@ -375,7 +405,7 @@ def enroll(
         facts=facts,
         inventory=inventory,
         user_id=user.id if user is not None else None,
-        groups=list(token.groups),
+        groups=class_groups.with_class_group(list(token.groups), user, class_group),
     )
     credential = credentials.issue_credential(session, device, csr)
     if notice is not None and owner is not None:
@@ -389,13 +419,6 @@ def enroll(
                 consented_at=device.enrolled_at,
             )
         )
-    actor = Actor(
-        name=owner.username if owner is not None else f"token:{token.lookup_key}",
-        role="device",
-        user_id=owner.id if owner is not None else None,
-        school_id=token.school_id,
-        address=address,
-    )
     audit.record(
         session,
         actor,
@@ -415,8 +438,18 @@ def enroll(
     return Enrollment(device, credential, configuration(device))
 
 
-def own_devices(session: Session, actor: Actor) -> list[tuple[Device, Consent | None]]:
-    """The logged-in user's devices with the consent each was enrolled under."""
+@dataclass(frozen=True)
+class OwnDevice:
+    """One of the logged-in user's devices, the consent it was enrolled under, and what the
+    school keeps of its inventory."""
+
+    device: Device
+    consent: Consent | None
+    inventory_kept: dict[str, Any]
+
+
+def own_devices(session: Session, actor: Actor) -> list[OwnDevice]:
+    """The logged-in user's devices with their consents and what the school keeps of each."""
     rows = devices.list_own_devices(session, actor)
     consents = {
         consent.device_id: consent
@@ -424,7 +457,8 @@ def own_devices(session: Session, actor: Actor) -> list[tuple[Device, Consent | 
             select(Consent).where(Consent.device_id.in_([device.id for device in rows]))
         )
     }
-    return [(device, consents.get(device.id)) for device in rows]
+    kept = inventory_policy.kept_for_own_devices(session, rows, actor.role)
+    return [OwnDevice(device, consents.get(device.id), kept[device.id]) for device in rows]
 
 
 def remove_own_device(session: Session, actor: Actor, device_id: int) -> None:

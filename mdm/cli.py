@@ -16,7 +16,7 @@ from mdm.extensions import db
 from mdm.platform.actors import Actor
 from mdm.platform.errors import DomainError
 from mdm.platform.http import SERVED_URL, BaseUrlMissing, base_url
-from mdm.settings import ConfigError
+from mdm.settings import HTTP_SERVER_LIMITS, ConfigError
 
 
 def _create_app() -> Flask:
@@ -111,6 +111,20 @@ def login_command(address: str) -> str:
     )
 
 
+def embedded_server_settings(host: str, port: int, threads: int) -> dict[str, Any]:
+    """Gunicorn's settings for `mdm run`: one worker, the production limits, no control socket
+    (two services on one machine would share one)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": threads,
+        "accesslog": "-",
+        "control_socket_disable": True,
+        **HTTP_SERVER_LIMITS,
+    }
+
+
 def _serve(app: Flask, host: str, port: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -125,11 +139,8 @@ def _serve(app: Flask, host: str, port: int, threads: int) -> None:
 
     class EmbeddedServer(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", 1)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", threads)
-            self.cfg.set("accesslog", "-")
+            for name, value in embedded_server_settings(host, port, threads).items():
+                self.cfg.set(name, value)
             self.cfg.set("post_worker_init", start_scheduler)
 
         def load(self) -> Flask:

@@ -12,6 +12,13 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 SECRET_SETTINGS = ("SECRET_KEY", "JWT_SECRET_KEY", "ENCRYPTION_KEYS")
+# What gunicorn reads before the service sees a request (a 414 or 431 beyond it), the same for
+# `mdm run` and config/gunicorn.conf.py; the OpenAPI document and README say so.
+HTTP_SERVER_LIMITS = {
+    "limit_request_line": 8190,
+    "limit_request_field_size": 8190,
+    "limit_request_fields": 100,
+}
 
 
 class ConfigError(RuntimeError):

@@ -4,11 +4,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Add the timetable models, blueprints, CLI commands, demo plan and jobs to the app."""
+    """Add the timetable models, blueprints, CLI commands, demo plan and jobs to the app; the
+    timetable's classes become device groups."""
     from mdm.accounts.demo import register_demo
+    from mdm.devices.class_groups import register_class_source
     from mdm.extensions import api as rest_api
     from mdm.platform.jobs import JobSpec, register_job
-    from schedules import api, demo, import_folder, models  # noqa: F401
+    from schedules import api, demo, import_folder, import_service, models  # noqa: F401
     from schedules.import_cli import import_group
     from schedules.pages import pages
 
@@ -17,6 +19,7 @@ def init_app(app: Flask) -> None:
     rest_api.register_blueprint(api.imports_blp)
     app.cli.add_command(import_group)
     register_demo(app, demo.seed)
+    register_class_source(app, import_service.timetable_classes)
     if app.config["TIMETABLE_IMPORT_FOLDER"]:
         register_job(
             app,

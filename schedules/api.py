@@ -132,6 +132,7 @@ def _report(result: import_service.ImportResult) -> dict[str, Any]:
         **_fields(result.record),
         "plan_changed": result.plan_changed,
         "plan_version": result.plan_version,
+        "class_groups": result.class_groups,
     }
 
 
@@ -153,6 +154,7 @@ def _preview(result: import_service.ImportResult) -> dict[str, Any]:
         "covered_dates": [day.isoformat() for day in sorted(scope.substitution_dates)],
         "partial_dates": [day.isoformat() for day in sorted(scope.partial_dates)],
         "missing_pages": batch.missing_pages,
+        "class_groups": result.class_groups,
     }
 
 

@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from mdm.accounts.models import School
+from mdm.devices import class_groups
 from mdm.extensions import db
 from mdm.platform.actors import Actor
 from mdm.platform.errors import DomainError
@@ -149,6 +150,8 @@ def report_lines(result: import_service.ImportResult) -> list[str]:
                 f"Pages missing ({', '.join(record.missing_pages)}): "
                 f"{', '.join(record.partial_dates)} were added to, nothing of them removed"
             )
+    if result.class_groups:
+        lines.append(f"Class groups: {class_groups.summary(result.class_groups)}")
     for warning in result.warning_summary:
         examples = "; ".join(warning["examples"])
         lines.append(f"warning ({warning['count']}x): {warning['warning']} — e.g. {examples}")

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mdm.accounts.service import get_school
+from mdm.devices import class_groups
 from mdm.platform import audit
 from mdm.platform.actors import Actor
 from mdm.platform.errors import Conflict, NotFound, ValidationFailed
@@ -74,6 +75,8 @@ class ImportResult:
     batch: ImportBatch | None = None
     # For a preview: why the import would be refused without force (too much removed).
     refusal: str | None = None
+    # What following the timetable's classes changed in the device groups (class_groups).
+    class_groups: dict[str, Any] = field(default_factory=dict)
 
 
 def limits() -> Limits:
@@ -193,6 +196,10 @@ def apply_batch(
             f"The import was refused, nothing changed: {refusal}.", errors={"force": [refusal]}
         )
     changed = links_changed or any(changes.any for changes in kinds.values())
+    groups: dict[str, Any] = {}
+    if "classes" in scope.master_data:
+        session.flush()
+        groups = class_groups.sync_class_groups(session, actor, school_id).to_dict()
     warnings = batch.warnings + _unknown_names(session, school_id, batch, files)
     summary = summarize_warnings(warnings)
     if settings is None:
@@ -231,6 +238,7 @@ def apply_batch(
         warning_summary=summary,
         batch=batch,
         refusal=refusal,
+        class_groups=groups,
     )
 
 
@@ -284,6 +292,15 @@ def too_much_removed(kinds: dict[str, KindChanges]) -> str | None:
     return (
         f"it would remove {', '.join(too_much)} (more than {share:.0%}); check the export, "
         "or import it with force if that is right"
+    )
+
+
+def timetable_classes(session: Session, school_id: int) -> list[str]:
+    """The classes of the school's timetable (its class master data), for the class groups."""
+    return list(
+        session.scalars(
+            select(models.SchoolClass.name).where(models.SchoolClass.school_id == school_id)
+        )
     )
 
 

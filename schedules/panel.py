@@ -92,6 +92,7 @@ class PlanSubstitution:
     course: str = ""
     text: str = ""
     lesson_number: int | None = None
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,6 +498,36 @@ def lesson_entry(day: SchoolDay, lesson: PlanLesson, *, hide_teachers: bool) -> 
     }
 
 
+@dataclass(frozen=True, slots=True)
+class DayEntry:
+    """One entry of a selection's day: a lesson with the change that changes it (if any), or a
+    change of the selection that changes none of its lessons (lesson None)."""
+
+    period: int
+    period_to: int
+    lesson: PlanLesson | None
+    change: PlanSubstitution | None
+
+
+def _entries(day: SchoolDay, positions: list[int], subs: list[PlanSubstitution]) -> list[DayEntry]:
+    entries: list[DayEntry] = []
+    used: set[int] = set()
+    for position in dict.fromkeys(positions):
+        lesson = day.lessons[position]
+        change = day.change_of.get(position)
+        if change is not None:
+            used.add(id(change))
+        entries.append(DayEntry(lesson.period, lesson.period, lesson, change))
+    entries.extend(DayEntry(s.period, s.period_to, None, s) for s in subs if id(s) not in used)
+    return entries
+
+
+def day_entries(day: SchoolDay, selection: Selection) -> list[DayEntry]:
+    """The selection's lessons of a day with their changes, plus its changes that change none of
+    them (a lesson covered by a substitute teacher, an extra exam)."""
+    return _entries(day, _selected_lessons(day, selection), _selected_substitutions(day, selection))
+
+
 def _day_lessons(
     day: SchoolDay,
     positions: list[int],
@@ -506,26 +537,19 @@ def _day_lessons(
     hide_teachers: bool,
 ) -> list[dict[str, Any]]:
     """The selected lessons with their changes applied, plus the selection's changes that change
-    none of them (a lesson covered by a substitute teacher, an extra exam)."""
-    entries: list[dict[str, Any]] = []
-    used: set[int] = set()
-    for position in dict.fromkeys(positions):
-        lesson = day.lessons[position]
-        change = day.change_of.get(position)
-        if change is None:
-            entries.append(lesson_entry(day, lesson, hide_teachers=hide_teachers))
-            continue
-        used.add(id(change))
-        entries.append(
-            change_entry(
-                day, change, since=since, hide_teachers=hide_teachers, period=lesson.period
-            )
+    none of them."""
+    entries = [
+        lesson_entry(day, entry.lesson, hide_teachers=hide_teachers)
+        if entry.change is None and entry.lesson is not None
+        else change_entry(
+            day,
+            entry.change,  # type: ignore[arg-type]
+            since=since,
+            hide_teachers=hide_teachers,
+            period=entry.period if entry.lesson is not None else None,
         )
-    entries.extend(
-        change_entry(day, s, since=since, hide_teachers=hide_teachers)
-        for s in subs
-        if id(s) not in used
-    )
+        for entry in _entries(day, positions, subs)
+    ]
     entries.sort(key=lambda e: (e["period"], e["period_to"], e["subject"]))
     return entries
 

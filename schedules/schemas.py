@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from mdm.platform.schemas import PageArgs, page_of
+from mdm.platform.schemas import JsonBoolean, PageArgs, Timestamp, page_of
 from schedules.panel import MAX_DAYS
 from schedules.panel_texts import LANGUAGES
 
@@ -33,7 +33,7 @@ class PanelQueryArgs(Schema):
         validate=validate.Range(min=1, max=MAX_DAYS),
         metadata={"description": "how many school days from today on"},
     )
-    since = fields.AwareDateTime(
+    since = Timestamp(
         default_timezone=UTC,
         metadata={"description": "mark entries changed after this time (ISO 8601) as `changed`"},
     )
@@ -162,7 +162,7 @@ class PanelSettingsSchema(Schema):
 
 
 class PanelSettingsUpdateSchema(Schema):
-    hide_teachers_from_students = fields.Boolean()
+    hide_teachers_from_students = JsonBoolean()
     screen_language = SCREEN_LANGUAGE
 
     @validates_schema
@@ -248,6 +248,13 @@ class ImportReportSchema(TimetableImportSchema):
         metadata={"description": "false when the files held nothing new (an idempotent re-import)"}
     )
     plan_version = fields.Integer(metadata={"description": "the school's plan version now"})
+    class_groups = fields.Dict(
+        metadata={
+            "description": "what following the timetable's classes changed in the device "
+            "groups: groups created, adopted, of classes gone or back, names taken, students and "
+            "devices added and removed (docs/class-groups.md); empty without class master data"
+        }
+    )
 
 
 class KindPreviewSchema(Schema):
@@ -271,6 +278,13 @@ class ImportPreviewSchema(Schema):
     covered_dates = fields.List(fields.String())
     partial_dates = fields.List(fields.String())
     missing_pages = fields.List(fields.String())
+    class_groups = fields.Dict(
+        metadata={
+            "description": "what following the timetable's classes changed in the device "
+            "groups: groups created, adopted, of classes gone or back, names taken, students and "
+            "devices added and removed (docs/class-groups.md); empty without class master data"
+        }
+    )
 
 
 class ImportQueryArgs(Schema):

@@ -89,6 +89,7 @@ def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "TESTING": True,
         "DATABASE_URL": database_url,
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+        "INITIAL_PASSWORD_HASH_METHOD": "scrypt:256:8:1",
         **TEST_SECRETS,
         **overrides,
     }

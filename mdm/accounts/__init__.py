@@ -2,6 +2,7 @@
 
 from flask import Flask
 
+from mdm.platform.openapi import REFRESH_TOKEN, USER_LOGIN
 from mdm.platform.ratelimit import make_counter
 
 
@@ -15,4 +16,22 @@ def init_app(app: Flask) -> None:
         app.config["RATELIMIT_STORAGE_URL"], int(app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
     )
     rest_api.register_blueprint(api.blp)
+    rest_api.spec.components.security_scheme(
+        USER_LOGIN,
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "the access token from POST /api/v1/auth/login",
+        },
+    )
+    rest_api.spec.components.security_scheme(
+        REFRESH_TOKEN,
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "the refresh token from POST /api/v1/auth/login",
+        },
+    )
     jobs.init_app(app)

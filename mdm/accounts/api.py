@@ -6,7 +6,7 @@ from flask import current_app, request
 from flask_jwt_extended import current_user, jwt_required
 
 from mdm.accounts import login as logins
-from mdm.accounts import service
+from mdm.accounts import service, user_import
 from mdm.accounts.auth import current_actor, login_required, roles_required
 from mdm.accounts.schemas import (
     AccessTokenSchema,
@@ -18,6 +18,7 @@ from mdm.accounts.schemas import (
     SchoolSchema,
     SchoolUpdateSchema,
     TokensSchema,
+    UserImportArgs,
     UserPageSchema,
     UserQueryArgs,
     UserSchema,
@@ -27,7 +28,7 @@ from mdm.extensions import db
 from mdm.platform import audit
 from mdm.platform.errors import ValidationFailed
 from mdm.platform.http import Blueprint, accepts, limit_offset, page
-from mdm.platform.openapi import problems
+from mdm.platform.openapi import REFRESH_TOKEN, problems, security
 from mdm.platform.scoping import ADMINS
 
 blp = Blueprint(
@@ -39,6 +40,7 @@ blp = Blueprint(
 @blp.arguments(LoginSchema)
 @blp.response(200, TokensSchema)
 @problems(401, 429)
+@security()
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Log in with username and password; returns an access and a refresh token."""
     _user, tokens = logins.login(db.session, body["username"], body["password"])
@@ -49,6 +51,7 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
 @jwt_required(refresh=True)
 @blp.response(200, AccessTokenSchema)
 @problems(401)
+@security({REFRESH_TOKEN: []})
 def refresh() -> dict[str, Any]:
     """A new access token for a refresh token (send the refresh token as Bearer)."""
     return {
@@ -179,12 +182,17 @@ def delete_user(user_id: int) -> None:
 @blp.route("/schools/<int:school_id>/users/import", methods=["POST"])
 @accepts("text/csv", "multipart/form-data", "application/octet-stream")
 @roles_required(*ADMINS)
+@blp.arguments(UserImportArgs, location="query")
 @blp.response(200, ImportResultSchema)
 @blp.doc(
     requestBody={
-        "description": "CSV with columns username, first_name, last_name, role, and optionally "
-        "email, class, password (German headers such as Vorname;Nachname;Klasse work too). "
-        "Send it as text/csv, or as the field `file` of a multipart form.",
+        "description": "CSV with the users' names, e.g. a school office export "
+        "(Vorname;Nachname;Klasse, Name;Vorname;Klasse, Nachname,Vorname,Klasse,Geburtsdatum) "
+        "or username;first_name;last_name;role;email;class;password. Optional columns: "
+        "username (made of the names when missing), role (else the query parameter role), "
+        "email, class, password, and the office software's id (Schüler-ID, ID, ...). "
+        "UTF-8, UTF-16 or Windows-1252; ';', ',', tab or '|'. Headers and their aliases: "
+        "docs/user-import.md. Send it as text/csv, or as the field `file` of a multipart form.",
         "content": {
             "text/csv": {"schema": {"type": "string"}},
             "multipart/form-data": {
@@ -196,8 +204,10 @@ def delete_user(user_id: int) -> None:
         },
     }
 )
-def import_users(school_id: int) -> dict[str, Any]:
-    """Bulk import of teachers and students from CSV: every row is valid, or nothing changes."""
+def import_users(args: dict[str, Any], school_id: int) -> Any:
+    """Bulk import of teachers and students from CSV: every row is valid, or nothing changes.
+    Existing accounts are recognised (by id, username, or name and class); new ones without a
+    username get one, unique city-wide, shown with their initial passwords."""
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
@@ -205,12 +215,9 @@ def import_users(school_id: int) -> dict[str, Any]:
         content = upload.read()
     else:
         content = request.get_data()
-    result = service.import_users_csv(db.session, current_actor(), school_id, content)
-    return {
-        "created": [u.username for u in result.created],
-        "updated": [u.username for u in result.updated],
-        "initial_passwords": result.initial_passwords,
-    }
+    return user_import.import_users_csv(
+        db.session, current_actor(), school_id, content, args.get("role")
+    )
 
 
 @blp.route("/audit", methods=["GET"])

@@ -17,7 +17,7 @@ from mdm.platform.actors import Actor
 from mdm.platform.cache import Facts, Remembered, forget_after_commit, worker_cache
 from mdm.platform.errors import problem
 from mdm.platform.http import client_address
-from mdm.platform.openapi import problems
+from mdm.platform.openapi import USER_LOGIN, problems, security
 from mdm.platform.scoping import require_role
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -236,7 +236,8 @@ def roles_required(*roles: str) -> Callable[[F], F]:
                 )
             return view(*args, **kwargs)
 
-        return problems(401, 403)(wrapper) if roles else problems(401)(wrapper)
+        documented = problems(401, 403)(wrapper) if roles else problems(401)(wrapper)
+        return security({USER_LOGIN: []})(documented)
 
     return decorator
 

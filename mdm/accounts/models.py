@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mdm.extensions import db
@@ -29,6 +29,7 @@ class User(db.Model):
     """A person who logs in: city IT admin, school admin, teacher or student."""
 
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("school_id", "role", "external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Active history: a move to another school must know the old one (mdm.accounts.auth).
@@ -42,6 +43,9 @@ class User(db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     # The class of a student, e.g. "7a"; for teachers their Untis abbreviation may go here later.
     class_name: Mapped[str | None] = mapped_column(String(40))
+    # The id the school office software gives the person (e.g. a Schüler-ID), from the CSV
+    # import: it recognises them in the next export, whatever their name or class then.
+    external_id: Mapped[str | None] = mapped_column(String(64))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

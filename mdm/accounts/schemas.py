@@ -4,7 +4,7 @@ them."""
 from marshmallow import Schema, fields, validate
 
 from mdm.accounts.models import ROLES
-from mdm.platform.schemas import PageArgs, StrictSchema, page_of
+from mdm.platform.schemas import JsonBoolean, PageArgs, StrictSchema, Timestamp, page_of
 
 
 class LoginSchema(StrictSchema):
@@ -52,23 +52,28 @@ class UserSchema(StrictSchema):
     school_id = fields.Integer(allow_none=True, load_default=None)
     first_name = fields.String(load_default="", validate=validate.Length(max=100))
     last_name = fields.String(load_default="", validate=validate.Length(max=100))
-    email = fields.Email(allow_none=True, load_default=None)
+    email = fields.Email(allow_none=True, load_default=None, validate=validate.Length(max=254))
     class_name = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=40))
     password = fields.String(
         load_only=True, load_default=None, allow_none=True, validate=validate.Length(min=8, max=200)
     )
     active = fields.Boolean(dump_only=True)
     display_name = fields.String(dump_only=True)
+    external_id = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the school office software's id, from the CSV import"},
+    )
     created_at = fields.DateTime(dump_only=True)
-    last_login_at = fields.DateTime(dump_only=True)
+    last_login_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class UserUpdateSchema(StrictSchema):
     first_name = fields.String(validate=validate.Length(max=100))
     last_name = fields.String(validate=validate.Length(max=100))
-    email = fields.Email(allow_none=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     class_name = fields.String(allow_none=True, validate=validate.Length(max=40))
-    active = fields.Boolean()
+    active = JsonBoolean()
     password = fields.String(load_only=True, validate=validate.Length(min=8, max=200))
 
 
@@ -79,13 +84,58 @@ class UserQueryArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=100))
 
 
+class UserImportArgs(StrictSchema):
+    role = fields.String(
+        validate=validate.OneOf(("student", "teacher")),
+        metadata={
+            "description": "the role of rows without one: needed when the file has no role "
+            "column (a school office export)"
+        },
+    )
+
+
+class ImportedLineSchema(Schema):
+    line = fields.Integer(metadata={"description": "the line of the file"})
+    username = fields.String()
+    action = fields.String(metadata={"description": "created or updated"})
+    username_generated = fields.Boolean(
+        metadata={"description": "the username was made of the names (the file gave none)"}
+    )
+
+
 class ImportResultSchema(Schema):
-    created = fields.List(fields.String(), metadata={"description": "usernames created"})
-    updated = fields.List(fields.String(), metadata={"description": "usernames updated"})
+    created = fields.Pluck(
+        UserSchema, "username", many=True, metadata={"description": "usernames created"}
+    )
+    updated = fields.Pluck(
+        UserSchema,
+        "username",
+        many=True,
+        metadata={"description": "usernames of existing accounts the file matched (updated)"},
+    )
     initial_passwords = fields.Dict(
         keys=fields.String(),
         values=fields.String(),
         metadata={"description": "generated passwords of new users; shown only this once"},
+    )
+    lines = fields.List(
+        fields.Nested(ImportedLineSchema),
+        metadata={"description": "what became of each line (to hand out usernames)"},
+    )
+    columns = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "field -> the header it was read from"},
+    )
+    ignored_columns = fields.List(
+        fields.String(), metadata={"description": "headers of columns that were not read"}
+    )
+    class_groups = fields.Dict(
+        metadata={
+            "description": "what following the students' classes changed in the device groups: "
+            "groups created, adopted, of classes gone or back, names taken, and students and "
+            "devices added and removed (docs/class-groups.md)"
+        }
     )
 
 
@@ -108,8 +158,8 @@ class AuditQueryArgs(PageArgs):
     actor_id = fields.Integer()
     target_type = fields.String()
     target_id = fields.String()
-    since = fields.AwareDateTime(default_timezone=None)
-    until = fields.AwareDateTime(default_timezone=None)
+    since = Timestamp(default_timezone=None)
+    until = Timestamp(default_timezone=None)
 
 
 UserPageSchema = page_of(UserSchema, "UserPage")

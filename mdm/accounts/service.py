@@ -1,9 +1,7 @@
 """Schools and users: the domain operations. They flush, never commit."""
 
 import re
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mdm.accounts.models import ROLES, School, User
-from mdm.accounts.user_csv import USERNAME_RE, parse_user_csv
+from mdm.accounts.user_csv import USERNAME_RE
 from mdm.platform import audit
 from mdm.platform.actors import Actor
 from mdm.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -38,8 +36,13 @@ MANAGES = {
 # a check answers why, or None (register_deletion_check).
 DeletionCheck = Callable[[Session, User], str | None]
 DELETION_CHECKS = "mdm_user_deletion_checks"  # their key in app.extensions
-# A hash computed once so that an unknown username costs as much time as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+# Other packages that follow the students' classes (the class groups of devices) are told when
+# they may have changed; a listener answers what it changed, for reports.
+ClassListener = Callable[[Session, Actor, int], dict[str, Any]]
+CLASS_LISTENERS = "mdm_class_listeners"  # their key in app.extensions
+# A hash per method, made once, to check against when there is nothing (or something else) to
+# check: every login attempt costs the same (`verify_password`).
+_DUMMY_HASHES: dict[str, str] = {}
 
 
 def hash_password(password: str) -> str:
@@ -57,13 +60,61 @@ def set_password(user: User, password: str) -> None:
 
 def initial_password_hash(password: str) -> str:
     """Hash of a generated initial password: 72 random bits need far less work than a chosen
-    password, which keeps a school's import of a thousand students within a request."""
-    return generate_password_hash(password, method="scrypt:4096:8:1")
+    password (INITIAL_PASSWORD_HASH_METHOD), which keeps a school's import of a thousand
+    students within a request."""
+    return generate_password_hash(
+        password, method=current_app.config["INITIAL_PASSWORD_HASH_METHOD"]
+    )
+
+
+def _dummy_hash(method: str) -> str:
+    dummy = _DUMMY_HASHES.get(method)
+    if dummy is None:
+        dummy = _DUMMY_HASHES.setdefault(
+            method, generate_password_hash("not-a-real-password", method=method)
+        )
+    return dummy
+
+
+def _method_of(password_hash: str) -> str:
+    """The method with its parameters a hash was made with ("scrypt:32768:8:1")."""
+    return password_hash.split("$", 1)[0]
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether the password matches the hash, at the same cost whatever is stored.
+
+    Every check does the work of one hash at the configured cost and one at the initial
+    passwords' cost: the stored hash's own, and a stand-in for the other. So an account still on
+    its cheap initial password, one with a chosen password and an unknown username (no hash)
+    take the same time, and answer nothing by it."""
+    full = _method_of(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]))
+    initial = _method_of(_dummy_hash(current_app.config["INITIAL_PASSWORD_HASH_METHOD"]))
+    stand_ins = [full, initial]
+    stored = _method_of(password_hash) if password_hash else full
+    stand_ins.remove(stored if stored in stand_ins else full)
+    matches = check_password_hash(password_hash or _dummy_hash(full), password)
+    for method in stand_ins:
+        check_password_hash(_dummy_hash(method), password)
+    return matches and password_hash is not None
 
 
 def register_deletion_check(app: Flask, check: DeletionCheck) -> None:
     """Let a package refuse the deletion of a user it keeps something of."""
     app.extensions.setdefault(DELETION_CHECKS, []).append(check)
+
+
+def register_class_listener(app: Flask, listener: ClassListener) -> None:
+    """Let a package follow the classes of a school's students."""
+    app.extensions.setdefault(CLASS_LISTENERS, []).append(listener)
+
+
+def classes_changed(session: Session, actor: Actor, school_id: int) -> dict[str, Any]:
+    """Tell the listeners that students of the school may have changed class; what they did."""
+    changes: dict[str, Any] = {}
+    for listener in current_app.extensions.get(CLASS_LISTENERS, []):
+        changes.update(listener(session, actor, school_id))
+    return changes
 
 
 def _check_timezone(name: str) -> None:
@@ -211,6 +262,8 @@ def create_user(
         school_id=school_id,
         details={"username": username, "role": role},
     )
+    if role == "student" and class_name and school_id is not None:
+        classes_changed(session, actor, school_id)
     return user
 
 
@@ -241,6 +294,8 @@ def update_user(session: Session, actor: Actor, user_id: int, changes: dict[str,
     audit.record(
         session, actor, "user.update", "user", user.id, school_id=user.school_id, details=recorded
     )
+    if user.role == "student" and "class_name" in changes and user.school_id is not None:
+        classes_changed(session, actor, user.school_id)
     return user
 
 
@@ -306,80 +361,12 @@ def list_users(
     return list(rows), total
 
 
-@dataclass
-class ImportResult:
-    """What a CSV import did; initial passwords are shown once, to the admin who imported."""
-
-    created: list[User] = field(default_factory=list)
-    updated: list[User] = field(default_factory=list)
-    initial_passwords: dict[str, str] = field(default_factory=dict)
-
-
-def import_users_csv(
-    session: Session, actor: Actor, school_id: int, content: bytes
-) -> ImportResult:
-    """Create or update the teachers and students in a CSV file: all rows, or none."""
-    school = get_school(session, actor, school_id)
-    _check_may_manage(actor, "student", school.id)
-    rows, errors = parse_user_csv(content)
-    existing = {
-        user.username: user
-        for user in session.scalars(
-            select(User).where(User.username.in_([r.username for r in rows]))
-        )
-    }
-    for row in rows:
-        other = existing.get(row.username)
-        if other is not None and (other.school_id != school.id or other.role != row.role):
-            errors[f"line {row.line}"] = [
-                f"username {row.username!r} belongs to another account (other school or role)"
-            ]
-    if errors:
-        raise ValidationFailed("The file has errors; nothing was imported.", errors=errors)
-    result = ImportResult()
-    for row in rows:
-        user = existing.get(row.username)
-        if user is None:
-            if row.password is None:
-                initial = secrets.token_urlsafe(9)
-                result.initial_passwords[row.username] = initial
-                password_hash = initial_password_hash(initial)
-            else:
-                password_hash = hash_password(row.password)
-            user = User(
-                username=row.username,
-                role=row.role,
-                school_id=school.id,
-                password_hash=password_hash,
-            )
-            session.add(user)
-            result.created.append(user)
-        else:
-            if row.password:
-                set_password(user, row.password)
-            result.updated.append(user)
-        user.first_name, user.last_name = row.first_name, row.last_name
-        user.email, user.class_name = row.email, row.class_name
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "user.import",
-        "school",
-        school.id,
-        school_id=school.id,
-        details={"created": len(result.created), "updated": len(result.updated)},
-    )
-    return result
-
-
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with this username and password, or None (in constant-ish time)."""
+    """The active user with this username and password, or None; every attempt costs the same
+    work, whether the account exists, is active, or is on its initial password."""
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    if user is None or not user.password_hash:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
+    matches = verify_password(user.password_hash if user else None, password)
+    if user is None or not matches or not user.active:
         return None
     user.last_login_at = utcnow()
     return user
@@ -388,11 +375,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def change_own_password(session: Session, actor: Actor, current: str, new: str) -> None:
     """A logged-in user changes their own password."""
     user = session.get(User, actor.user_id)
-    if (
-        user is None
-        or not user.password_hash
-        or not check_password_hash(user.password_hash, current)
-    ):
+    if user is None or not verify_password(user.password_hash, current):
         raise ValidationFailed(errors={"current_password": ["is not your current password"]})
     _check_password(new)
     set_password(user, new)

@@ -51,7 +51,7 @@ def _device() -> agent.AgentDevice:
 
 
 @blp.route("/checkin", methods=["POST"])
-@blp.arguments(CheckInRequestSchema)
+@blp.arguments(CheckInRequestSchema, required=False)
 @blp.response(200, CheckInResponseSchema)
 @blp.doc(security=DEVICE_AUTH)
 @problems(401, 410)
@@ -85,7 +85,7 @@ def result(body: dict[str, Any]) -> None:
 
 
 @blp.route("/credential", methods=["POST"])
-@blp.arguments(RotateRequestSchema)
+@blp.arguments(RotateRequestSchema, required=False)
 @blp.response(200, RotateResponseSchema)
 @blp.doc(security=DEVICE_AUTH)
 @problems(401, 410)

@@ -18,15 +18,17 @@ from sqlalchemy import (
     Update,
     bindparam,
     create_engine,
+    func,
     select,
     update,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
-from mdm.devices import byod, credentials, identity
+from mdm.accounts.models import User
+from mdm.devices import byod, credentials, identity, inventory_rules
 from mdm.devices import service as devices
-from mdm.devices.models import Device, DeviceCredential
+from mdm.devices.models import Device, DeviceCredential, InventoryPolicy
 from mdm.extensions import db
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -54,6 +56,8 @@ class AgentDevice:
     inventory_hash: str
     config_version: int
     address: str | None
+    # The categories of personal inventory its school keeps of it (a school-owned device).
+    inventory_kept: frozenset[str] = frozenset()
 
     @property
     def actor(self) -> Actor:
@@ -77,10 +81,19 @@ _COLUMNS = (
     Device.status,
     Device.inventory_hash,
     Device.config_version,
+    Device.user_role,
+    User.role.label("owner_role"),
+    InventoryPolicy.kept.label("inventory_policy"),
 )
 # Check-ins are the hottest path of the service: statements are built once (bound parameters)
-# and run on the connection, skipping the ORM layer.
-_CREDENTIAL_WITH_DEVICE = select(*_COLUMNS).join(Device, Device.id == DeviceCredential.device_id)
+# and run on the connection, skipping the ORM layer. The device's user and its school's
+# inventory policy come with it (primary-key joins), for what is kept of its inventory.
+_CREDENTIAL_WITH_DEVICE = (
+    select(*_COLUMNS)
+    .join(Device, Device.id == DeviceCredential.device_id)
+    .outerjoin(User, User.id == Device.user_id)
+    .outerjoin(InventoryPolicy, InventoryPolicy.school_id == Device.school_id)
+)
 _BY_LOOKUP_KEY = _CREDENTIAL_WITH_DEVICE.where(DeviceCredential.lookup_key == bindparam("key"))
 _BY_FINGERPRINT = _CREDENTIAL_WITH_DEVICE.where(
     DeviceCredential.certificate_fingerprint == bindparam("key")
@@ -88,22 +101,34 @@ _BY_FINGERPRINT = _CREDENTIAL_WITH_DEVICE.where(
 _DEVICES = Device.__table__
 
 
+# A hardware identifier the inventory lacks keeps its last known value.
+_KEPT_WHEN_MISSING = ("serial_number", "imei", "imei2")
+
+
 def _check_in_update(columns: tuple[str, ...]) -> Update:
     """UPDATE devices SET <columns> for one enrolled device."""
+    values = {
+        name: func.coalesce(bindparam(f"b_{name}"), _DEVICES.c[name])
+        if name in _KEPT_WHEN_MISSING
+        else bindparam(f"b_{name}")
+        for name in columns
+    }
     return (
         update(_DEVICES)
         .where(_DEVICES.c.id == bindparam("b_device_id"), _DEVICES.c.status == "enrolled")
-        .values({name: bindparam(f"b_{name}") for name in columns})
+        .values(values)
     )
 
 
-# Every check-in writes last_seen_at, the OS version when sent, the inventory when it changed:
-# the four statements a check-in can need, built once.
+# Every check-in writes last_seen_at, the OS version when sent, the inventory (with the serial
+# number and IMEIs taken from it) when it changed: the four statements a check-in can need,
+# built once.
+_INVENTORY_COLUMNS = ("inventory", "inventory_hash", *_KEPT_WHEN_MISSING)
 _CHECK_IN_COLUMNS = (
     ("last_seen_at",),
     ("last_seen_at", "os_version"),
-    ("last_seen_at", "inventory", "inventory_hash"),
-    ("last_seen_at", "os_version", "inventory", "inventory_hash"),
+    ("last_seen_at", *_INVENTORY_COLUMNS),
+    ("last_seen_at", "os_version", *_INVENTORY_COLUMNS),
 )
 _CHECK_IN_UPDATES = {frozenset(columns): _check_in_update(columns) for columns in _CHECK_IN_COLUMNS}
 
@@ -200,12 +225,15 @@ def authenticate(
     row = connection.execute(lookup.statement, {"key": lookup.key}).one_or_none()
     if row is None or (secret and not identity.secret_matches(secret, row.secret_hash)):
         raise _refuse("unknown device credential")
-    if row.revoked_at is not None:
-        raise _refuse("the device credential was revoked")
     if not secret and (row.not_after is None or row.not_after <= utcnow()):
         raise _refuse("the client certificate has expired")
+    # Retiring (by an admin, the owner or the agent itself) also revokes the credentials: the
+    # device proved who it is, so it learns that it was retired (410), not that its credential
+    # is unknown (401), and stops instead of retrying.
     if row.status != "enrolled":
         raise DeviceRetired("this device was retired; enroll it again to manage it")
+    if row.revoked_at is not None:
+        raise _refuse("the device credential was revoked")
     return AgentDevice(
         credential_id=row.credential_id,
         device_id=row.device_id,
@@ -214,6 +242,9 @@ def authenticate(
         inventory_hash=row.inventory_hash,
         config_version=row.config_version,
         address=address,
+        inventory_kept=inventory_rules.kept_categories(
+            row.inventory_policy, inventory_rules.policy_role(row.user_role, row.owner_role)
+        ),
     )
 
 
@@ -243,10 +274,14 @@ def check_in(
     if os_version is not None:
         values["os_version"] = os_version
     if inventory is not None:
-        kept, digest = devices.encode_inventory(device.ownership, inventory)
+        kept, digest = devices.encode_inventory(device.ownership, inventory, device.inventory_kept)
         if digest != device.inventory_hash:
+            ids = devices.hardware_ids(device.ownership, inventory)
             values["inventory"] = kept
             values["inventory_hash"] = digest
+            values["serial_number"] = ids.serial_number
+            values["imei"] = ids.imei
+            values["imei2"] = ids.imei2
     params = {f"b_{name}": value for name, value in values.items()}
     result = connection.execute(
         _CHECK_IN_UPDATES[frozenset(values)], {"b_device_id": device.device_id, **params}
@@ -317,11 +352,14 @@ def unenroll(session: Session, device: AgentDevice) -> None:
 def rotate_credential(
     session: Session, device: AgentDevice, csr_pem: str | None
 ) -> credentials.IssuedCredential:
-    """Replace the credential the device used by a new one; the old one stops working."""
+    """Replace the credential the device used by a new one; the old one stops working. Of
+    parallel rotations with one credential, one gets the new credential; the others find it
+    revoked, as any later request with it does."""
     csr = credentials.parse_csr(csr_pem)
     row = session.get(Device, device.device_id)
     assert row is not None
-    credentials.revoke_credential(session, device.credential_id)
+    if not credentials.revoke_credential(session, device.credential_id):
+        raise _refuse("the device credential was revoked")
     issued = credentials.issue_credential(session, row, csr)
     audit.record(
         session,

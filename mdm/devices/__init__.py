@@ -5,10 +5,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The device API; an account that owns a managed personal device is not deleted."""
-    from mdm.accounts.service import register_deletion_check
-    from mdm.devices import api, service
+    """The device API; an account that owns a managed personal device is not deleted; the
+    class groups follow the students' classes; `mdm sync-class-groups`."""
+    from mdm.accounts.service import register_class_listener, register_deletion_check
+    from mdm.devices import api, class_groups, cli, service
     from mdm.extensions import api as rest_api
 
     rest_api.register_blueprint(api.blp)
     register_deletion_check(app, service.personal_devices_of)
+    register_class_listener(app, class_groups.students_changed_class)
+    app.cli.add_command(cli.sync_class_groups_command)

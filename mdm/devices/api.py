@@ -5,7 +5,7 @@ from typing import Any
 from flask import Response
 
 from mdm.accounts.auth import current_actor, roles_required
-from mdm.devices import groups, service
+from mdm.devices import groups, inventory_policy, service
 from mdm.devices.schemas import (
     DeviceDetailSchema,
     DeviceExportArgs,
@@ -17,6 +17,7 @@ from mdm.devices.schemas import (
     GroupQueryArgs,
     GroupSchema,
     GroupUpdateSchema,
+    InventoryPolicySchema,
     UserIdsSchema,
 )
 from mdm.extensions import db
@@ -180,3 +181,31 @@ def add_group_users(body: dict[str, Any], group_id: int) -> Any:
 def remove_group_user(group_id: int, user_id: int) -> None:
     """Take a user out of the group."""
     groups.remove_user(db.session, current_actor(), group_id, user_id)
+
+
+def _policy_body(policy: inventory_policy.SchoolInventoryPolicy) -> dict[str, Any]:
+    return {
+        "school_id": policy.school_id,
+        **policy.kept,
+        "is_default": policy.is_default,
+        "updated_at": policy.updated_at,
+    }
+
+
+@blp.route("/schools/<int:school_id>/inventory-policy", methods=["GET"])
+@roles_required(*ADMINS)
+@blp.response(200, InventoryPolicySchema)
+def get_inventory_policy(school_id: int) -> dict[str, Any]:
+    """Which personal categories of inventory the school keeps of its own devices (location,
+    phone number, installed apps, network), per kind of device; the defaults until it sets one."""
+    return _policy_body(inventory_policy.get_policy(db.session, current_actor(), school_id))
+
+
+@blp.route("/schools/<int:school_id>/inventory-policy", methods=["PUT"])
+@roles_required(*ADMINS)
+@blp.arguments(InventoryPolicySchema)
+@blp.response(200, InventoryPolicySchema)
+def set_inventory_policy(body: dict[str, Any], school_id: int) -> dict[str, Any]:
+    """Set the categories kept per kind of device (student, teacher, shared); what is no longer
+    kept is removed at once from the stored inventories of the school's devices."""
+    return _policy_body(inventory_policy.set_policy(db.session, current_actor(), school_id, body))

@@ -94,14 +94,16 @@ def issue_credential(
     return IssuedCredential(secret, certificate_pem, ca_pem, credential.not_after)
 
 
-def revoke_credential(session: Session, credential_id: int) -> None:
-    """Revoke one credential (the one a device replaces)."""
-    session.execute(
+def revoke_credential(session: Session, credential_id: int) -> bool:
+    """Revoke one credential (the one a device replaces); False when it was revoked already
+    (by a parallel request: the database decides which one revokes it)."""
+    result = session.execute(
         update(DeviceCredential)
-        .where(DeviceCredential.id == credential_id)
+        .where(DeviceCredential.id == credential_id, DeviceCredential.revoked_at.is_(None))
         .values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)
 
 
 def revoke_credentials(session: Session, device_id: int) -> None:

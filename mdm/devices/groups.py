@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.accounts.models import School, User
+from mdm.devices import class_groups
 from mdm.devices.models import GROUP_KINDS, Device, Group
 from mdm.devices.service import bump_config, require_admin
 from mdm.platform import audit
@@ -59,6 +60,9 @@ def create_group(
         school_id=school_id,
         details={"kind": kind, "name": group.name},
     )
+    if kind == "class":
+        # A class group an admin makes for a class is that class's group, filled at once.
+        class_groups.sync_class_groups(session, actor, school_id)
     return group
 
 
@@ -82,12 +86,18 @@ def get_group(session: Session, actor: Actor, group_id: int) -> Group:
 
 
 def update_group(session: Session, actor: Actor, group_id: int, changes: dict[str, Any]) -> Group:
-    """Rename a group or change its kind."""
+    """Rename a group or change its kind; a class's group renamed or made another kind is no
+    longer kept in sync with the class (it becomes the admin's own)."""
     group = get_group(session, actor, group_id)
     if "name" in changes:
-        group.name = _check_group_name(session, group.school_id, changes["name"], group.id)
+        name = _check_group_name(session, group.school_id, changes["name"], group.id)
+        if name != group.name:
+            group.class_key = group.class_gone_at = None
+        group.name = name
         bump_config(session, [device.id for device in group.devices])
     if "kind" in changes:
+        if changes["kind"] != group.kind:
+            group.class_key = group.class_gone_at = None
         group.kind = changes["kind"]
     session.flush()
     audit.record(
@@ -99,6 +109,8 @@ def update_group(session: Session, actor: Actor, group_id: int, changes: dict[st
         school_id=group.school_id,
         details=changes,
     )
+    if group.kind == "class" and group.class_key is None:
+        class_groups.sync_class_groups(session, actor, group.school_id)
     return group
 
 

@@ -37,7 +37,10 @@ class Group(db.Model):
     """A named set of devices and users of one school: a class, the teachers, or a custom set."""
 
     __tablename__ = "groups"
-    __table_args__ = (UniqueConstraint("school_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("school_id", "name"),
+        Index("ix_groups_school_class_key", "school_id", "class_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(
@@ -46,6 +49,11 @@ class Group(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set on the group of a class (mdm/devices/class_groups.py): the class's key (class_key of
+    # its name); its students and their devices are kept in sync. None on admins' own groups.
+    class_key: Mapped[str | None] = mapped_column(String(40))
+    # When the class was no longer in the timetable nor among the students; the group is kept.
+    class_gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     devices: Mapped[list["Device"]] = relationship(
         secondary=group_devices, back_populates="groups", order_by="Device.id"
@@ -61,7 +69,14 @@ class Device(db.Model):
     # update the row in place (a HOT update, helped by the table's fillfactor, see migration
     # 0005) instead of writing into every index of the table, on the busiest write of the
     # service. "Last seen before/after" filters scan one school's devices, a few thousand rows.
-    __table_args__ = (Index("ix_devices_school_status", "school_id", "status"),)
+    # The serial number and IMEIs are indexed: they change only with the inventory, so a check-in
+    # that only says "alive" still updates in place.
+    __table_args__ = (
+        Index("ix_devices_school_status", "school_id", "status"),
+        Index("ix_devices_school_serial_number", "school_id", "serial_number"),
+        Index("ix_devices_school_imei", "school_id", "imei"),
+        Index("ix_devices_school_imei2", "school_id", "imei2"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(
@@ -85,6 +100,11 @@ class Device(db.Model):
     # What the device last reported, after the BYOD filter; the hash spares unchanged writes.
     inventory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     inventory_hash: Mapped[str] = mapped_column(String(64), default="")
+    # Taken from a school-owned device's inventory (mdm/devices/inventory_rules.py), normalised; the
+    # last known value stays when an inventory lacks it. Never stored for a personal device.
+    serial_number: Mapped[str | None] = mapped_column(String(64))
+    imei: Mapped[str | None] = mapped_column(String(16))
+    imei2: Mapped[str | None] = mapped_column(String(16))
     # Rises whenever the configuration the agent should hold changes (name, user, groups).
     config_version: Mapped[int] = mapped_column(default=1)
 
@@ -127,3 +147,19 @@ class DeviceCredential(db.Model):
     not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InventoryPolicy(db.Model):
+    """Which personal categories of inventory (location, phone number, installed apps, network)
+    a school keeps of its own devices, per kind of device (mdm/devices/inventory_rules.py).
+    A school without a row goes by the defaults there."""
+
+    __tablename__ = "inventory_policies"
+
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), primary_key=True
+    )
+    # {"student": [...], "teacher": [...], "shared": [...]}: the categories kept.
+    kept: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mdm.accounts.models import School, User
-from mdm.devices import byod
+from mdm.devices import byod, class_groups, inventory_rules
 from mdm.devices.models import Device, Group, group_devices
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -30,6 +30,9 @@ CSV_COLUMNS = (
     "platform",
     "model",
     "os_version",
+    "serial_number",
+    "imei",
+    "imei2",
     "status",
     "user",
     "groups",
@@ -79,16 +82,26 @@ def _device_select(actor: Actor, filters: DeviceFilters) -> Select[Any]:
     if filters.last_seen_after is not None:
         stmt = stmt.where(Device.last_seen_at >= filters.last_seen_after)
     if filters.search:
-        pattern = f"%{filters.search.lower()}%"
-        owners = select(User.id).where(func.lower(User.username).like(pattern))
-        stmt = stmt.where(
-            or_(
-                func.lower(Device.name).like(pattern),
-                func.lower(Device.model).like(pattern),
-                Device.user_id.in_(owners),
-            )
-        )
+        stmt = stmt.where(_search(filters.search))
     return stmt
+
+
+def _search(text: str) -> Any:
+    """Part of the name, model, the user's username, the serial number or an IMEI."""
+    pattern = f"%{text.lower()}%"
+    owners = select(User.id).where(func.lower(User.username).like(pattern))
+    matches = [
+        func.lower(Device.name).like(pattern),
+        func.lower(Device.model).like(pattern),
+        Device.user_id.in_(owners),
+    ]
+    serial = "".join(text.split()).upper()  # serial numbers are stored so
+    if serial:
+        matches.append(Device.serial_number.like(f"%{serial}%"))
+    imei = inventory_rules.search_imei(text)
+    if imei is not None:
+        matches += [Device.imei.like(f"%{imei}%"), Device.imei2.like(f"%{imei}%")]
+    return or_(*matches)
 
 
 def list_devices(
@@ -132,6 +145,9 @@ def export_csv(session: Session, actor: Actor, filters: DeviceFilters) -> str:
             device.platform,
             device.model,
             device.os_version,
+            device.serial_number,
+            device.imei,
+            device.imei2,
             device.status,
             device.user.username if device.user else "",
             ";".join(group.name for group in device.groups),
@@ -177,10 +193,14 @@ def update_device(
         if device.ownership == "byod":
             raise Conflict("a BYOD device belongs to its owner; it cannot be reassigned")
         user_id = changes["user_id"]
-        device.user_id = (
-            None if user_id is None else _school_user(session, device.school_id, user_id).id
-        )
-    device.config_version += 1
+        user = None if user_id is None else _school_user(session, device.school_id, user_id)
+        # A student's device is in the student's class group (and in no other class's).
+        class_group = class_groups.class_group_for(session, actor, device.school_id, user)
+        device.user_id = user.id if user is not None else None
+        device.groups = class_groups.with_class_group(list(device.groups), user, class_group)
+    # Raised by the database (config_version = config_version + 1), so that parallel changes
+    # each get their own version.
+    device.config_version = Device.config_version + 1
     session.flush()
     audit.record(
         session,
@@ -273,8 +293,16 @@ class DeviceFacts:
     inventory: dict[str, Any] | None = None
 
 
-def encode_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """(what may be stored, its hash); keeps only BYOD-allowed fields, refuses oversized ones."""
+def _encoded(inventory: dict[str, Any]) -> bytes:
+    return json.dumps(inventory, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encode_inventory(
+    ownership: str, inventory: dict[str, Any], kept: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], str]:
+    """(what may be stored, its hash): of a personal device the BYOD-allowed fields, of a
+    school-owned one all but the categories of its school's inventory policy that are not
+    `kept`; refuses oversized ones."""
     if byod.inventory_depth(inventory) > byod.MAX_INVENTORY_DEPTH:
         raise ValidationFailed(
             "The inventory is nested too deeply.",
@@ -282,15 +310,29 @@ def encode_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[st
                 "inventory": [f"objects and lists nest at most {byod.MAX_INVENTORY_DEPTH} deep"]
             },
         )
-    kept, _dropped = byod.filter_inventory(ownership, inventory)
-    encoded = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    stored, _dropped = byod.filter_inventory(ownership, inventory)
+    if ownership == byod.SCHOOL:
+        stored, _dropped = inventory_rules.filter_school_inventory(stored, kept)
+    encoded = _encoded(stored)
     limit = int(current_app.config["AGENT_MAX_INVENTORY_BYTES"])
     if len(encoded) > limit:
         raise ValidationFailed(
             "The inventory is too large.",
             errors={"inventory": [f"at most {limit} bytes of JSON, got {len(encoded)}"]},
         )
-    return kept, hashlib.sha256(encoded).hexdigest()
+    return stored, hashlib.sha256(encoded).hexdigest()
+
+
+def inventory_hash(stored: dict[str, Any]) -> str:
+    """The hash a stored inventory is compared by (a check-in skips an unchanged one)."""
+    return hashlib.sha256(_encoded(stored)).hexdigest()
+
+
+def hardware_ids(ownership: str, reported: dict[str, Any]) -> inventory_rules.HardwareIds:
+    """The serial number and IMEIs to keep of a device's inventory: none of a personal device."""
+    if ownership == byod.BYOD:
+        return inventory_rules.HardwareIds()
+    return inventory_rules.hardware_ids(reported)
 
 
 def create_device(
@@ -307,6 +349,7 @@ def create_device(
     """A newly enrolled device, seen now, with the inventory it keeps (`encode_inventory`,
     checked before anything was written); flushed."""
     kept, inventory_hash = inventory
+    ids = hardware_ids(ownership, facts.inventory or {})
     now = utcnow()
     device = Device(
         school_id=school_id,
@@ -322,6 +365,9 @@ def create_device(
         last_seen_at=now,
         inventory=kept,
         inventory_hash=inventory_hash,
+        serial_number=ids.serial_number,
+        imei=ids.imei,
+        imei2=ids.imei2,
         config_version=1,
         groups=list(groups),
     )

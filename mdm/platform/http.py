@@ -10,14 +10,14 @@ from typing import Any, TypeVar
 import flask_smorest
 from flask import Flask, Request, Response, current_app, has_request_context, request
 from flask.sessions import NullSession, SessionInterface
-from marshmallow import Schema
+from marshmallow import RAISE, Schema
 from sqlalchemy.exc import IntegrityError
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mdm.extensions import db
-from mdm.platform import errors
+from mdm.platform import errors, text
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_ONLY = ("application/json",)
@@ -91,6 +91,13 @@ class ArgumentsParser(FlaskParser):
     schema class is made into an instance once, not on every request (webargs' default)."""
 
     DEFAULT_VALIDATION_STATUS = 400  # webargs: 422
+    # A query parameter the operation does not declare is an error, as in a JSON body: a typo
+    # (`?search=` for `?q=`) must not silently list everything (webargs: ignored).
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+        "querystring": RAISE,
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -146,6 +153,52 @@ def read_streamed_body() -> None:
     request.environ["CONTENT_LENGTH"] = str(len(data))
     request.environ.pop("HTTP_TRANSFER_ENCODING", None)
     request.__dict__.pop("stream", None)
+
+
+def _documented_arguments(endpoint: str | None) -> list[dict[str, Any]] | None:
+    """The arguments (query, body) the OpenAPI document declares for the view, or None for a
+    view it does not describe."""
+    view = current_app.view_functions.get(endpoint or "")
+    while view is not None:
+        apidoc = getattr(view, "_apidoc", None)
+        if apidoc is not None:
+            return list(apidoc.get("arguments", {}).get("parameters", []))
+        view = getattr(view, "__wrapped__", None)
+    return None
+
+
+def check_declared_input() -> None:
+    """What the OpenAPI document promises about an operation's input holds: query parameters
+    it does not declare are a 400 (not ignored), and so is a missing body it requires (a PATCH
+    without one)."""
+    if not request.path.startswith("/api/") or request.routing_exception is not None:
+        return
+    arguments = _documented_arguments(request.endpoint)
+    if arguments is None:
+        return
+    if request.args and not any(a["in"] == "query" for a in arguments):
+        raise errors.ValidationFailed(
+            "The operation takes no query parameters.",
+            errors={name: ["Unknown field."] for name in request.args},
+        )
+    body_required = any(a["in"] == "json" and a.get("required", True) for a in arguments)
+    if (
+        body_required
+        and request.method in BODY_METHODS
+        and not request.content_length
+        and not request.headers.get("Transfer-Encoding")
+    ):
+        raise errors.ValidationFailed(
+            "The request needs a JSON body.", errors={"_body": ["Missing; send a JSON object."]}
+        )
+
+
+def refuse_unstorable_text() -> None:
+    """Text no database could hold (NUL, lone surrogates) in the query, the path or a JSON body
+    is a 400 naming the fields, before anything reads it."""
+    problems = text.unstorable_in_request(request)
+    if problems:
+        raise errors.ValidationFailed("Some text cannot be stored.", errors=problems)
 
 
 def check_body_type() -> Response | None:
@@ -209,4 +262,6 @@ def init_app(app: Flask) -> None:
     app.session_interface = NoCookieSessions()
     app.before_request(read_streamed_body)
     app.before_request(check_body_type)
+    app.before_request(refuse_unstorable_text)
+    app.before_request(check_declared_input)
     app.after_request(finish_transaction)

@@ -5,7 +5,12 @@ What follows from an operation's shape is declared for it (`ProblemsPlugin`): in
 (400) where it takes a body or query parameters, an unknown id in its path (404), a body too
 large or of the wrong type (413, 415) where it takes one. What depends on the view is declared
 by its decorators (`problems`): a login (401) and a role (403) by `roles_required`, a conflict
-(409), a gone token or device (410), too many attempts (429) by the view itself.
+(409), a gone token or device (410), too many attempts (429) by the view itself. The login an
+operation needs is declared by `security` (`roles_required` declares the user login).
+
+Two answers come from the HTTP server in front of the service (gunicorn), not from the service,
+and are short HTML pages: a request line too long (414) and headers too large (431); every
+operation declares them as they are.
 """
 
 from collections.abc import Callable
@@ -31,6 +36,14 @@ PROBLEM_RESPONSES = {
     503: ("SERVICE_UNAVAILABLE", "The database does not answer"),
 }
 BODY_METHODS = ("post", "put", "patch")
+# Answers of the HTTP server itself (limits in config/gunicorn.conf.py), by status.
+SERVER_RESPONSES = {
+    414: ("REQUEST_LINE_TOO_LONG", "The request line (path and query) is over 8190 bytes"),
+    431: ("HEADER_FIELDS_TOO_LARGE", "A header is over 8190 bytes, or there are over 100"),
+}
+# The security schemes of user logins (registered by mdm.accounts).
+USER_LOGIN = "userLogin"
+REFRESH_TOKEN = "refreshToken"
 
 
 def problems(*statuses: int) -> Callable[[F], F]:
@@ -46,12 +59,33 @@ def problems(*statuses: int) -> Callable[[F], F]:
     return decorator
 
 
+def security(*requirements: dict[str, list[str]]) -> Callable[[F], F]:
+    """Declare the logins an operation takes (OpenAPI security requirements; `{}`: none)."""
+
+    def decorator(view: F) -> F:
+        manual = view.__dict__.setdefault("_apidoc", {}).setdefault("manual_doc", {})
+        manual["security"] = list(requirements)
+        return view
+
+    return decorator
+
+
 def register_problem_responses(spec: APISpec, error_schema: Any) -> None:
-    """Register a problem+json response component for each status (lazily: those used only)."""
+    """Register a problem+json response component for each status (lazily: those used only),
+    and the HTTP server's own answers."""
     for name, description in PROBLEM_RESPONSES.values():
         spec.components.response(
             name,
             {"description": description, "content": {PROBLEM_JSON: {"schema": error_schema}}},
+            lazy=True,
+        )
+    for name, description in SERVER_RESPONSES.values():
+        spec.components.response(
+            name,
+            {
+                "description": f"{description}: answered by the HTTP server, as a short HTML page",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
             lazy=True,
         )
 
@@ -74,3 +108,5 @@ class ProblemsPlugin(BasePlugin):
                 implied += [413, 415]
             for status in implied:
                 responses.setdefault(str(status), PROBLEM_RESPONSES[status][0])
+            for status, (name, _description) in SERVER_RESPONSES.items():
+                responses.setdefault(str(status), name)

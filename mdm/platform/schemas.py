@@ -1,4 +1,8 @@
-"""Schemas every API shares: strict input, one declared pagination, the problem+json body."""
+"""Schemas every API shares: strict input, one declared pagination, the problem+json body,
+and moments in time that the database can hold."""
+
+from datetime import UTC, datetime
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
@@ -12,6 +16,33 @@ class ProblemSchema(Schema):
     detail = fields.String()
     instance = fields.String()
     errors = fields.Dict(metadata={"description": "field name -> list of reasons"})
+
+
+class Timestamp(fields.AwareDateTime):
+    """An ISO 8601 date and time with its UTC offset, loaded as UTC. A moment whose UTC time
+    falls outside the years 1 to 9999 (`0001-01-01T00:00:00+14:00`) is out of range: a 400
+    naming the field, not an overflow further on."""
+
+    default_error_messages = {
+        "range": "out of range: the time in UTC must fall in the years 1 to 9999"
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise self.make_error("range") from exc
+
+
+class JsonBoolean(fields.Boolean):
+    """A JSON true or false, nothing else: `"yes"`, `1` or `"false"` in a body are a 400, not
+    guessed at (marshmallow's Boolean takes them). Query parameters keep fields.Boolean."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class StrictSchema(Schema):

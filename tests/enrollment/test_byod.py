@@ -100,6 +100,9 @@ def test_owner_sees_exactly_what_is_stored(
     assert entry["device"]["inventory"] == KEPT
     assert entry["device"]["name"] == "Tinas Handy" and entry["device"]["ownership"] == "byod"
     assert entry["consent"]["notice_version"] == 1
+    assert entry["inventory_kept"]["rule"] == "byod_allow_list"
+    assert not any(value for key, value in entry["inventory_kept"].items() if key != "rule")
+    assert entry["inventory_kept"]["policy_role"] is None
     for identifier in ("356938035643809", "356938035643810", "356938035643811", "F2LX1234"):
         assert identifier not in response.get_data(as_text=True)
     assert client.get("/api/v1/me/devices", headers=headers(student)).get_json() == []
@@ -116,10 +119,24 @@ def test_owner_removes_management(
     device = db.session.get(Device, byod["device_id"])
     assert device.status == "retired" and device.inventory == {}
     assert db.session.scalar(select(DeviceCredential.revoked_at)) is not None
-    assert (
-        client.post("/api/agent/v1/checkin", json={}, headers=device_auth(byod)).status_code == 401
-    )
     assert client.post(url, headers=headers(teacher)).status_code == 409
+
+
+def test_after_remove_management_the_agent_learns_that_the_device_is_retired(
+    client: FlaskClient, headers: Headers, teacher: User, byod: dict[str, Any]
+) -> None:
+    client.post(
+        f"/api/v1/me/devices/{byod['device_id']}/remove-management", headers=headers(teacher)
+    )
+
+    for method, path in (("post", "checkin"), ("get", "configuration")):
+        answer = getattr(client, method)(
+            f"/api/agent/v1/{path}", json={}, headers=device_auth(byod)
+        )
+        assert answer.status_code == 410, path
+        assert answer.get_json()["type"] == "/problems/device-retired"
+    wrong = {"Authorization": "Bearer " + byod["credential"]["secret"][:-2] + "xx"}
+    assert client.post("/api/agent/v1/checkin", json={}, headers=wrong).status_code == 401
 
 
 def test_nobody_else_removes_management(

@@ -14,6 +14,7 @@ from sqlalchemy import update
 from enrollment import page
 from enrollment.models import EnrollmentToken
 from mdm.devices import byod
+from mdm.devices.inventory_rules import INVENTORY_CATEGORIES
 from mdm.devices.models import PLATFORMS
 from mdm.extensions import db
 from mdm.platform.types import utcnow
@@ -35,9 +36,12 @@ def facts(**changes: Any) -> page.TokenFacts:
         "ownership": "school",
         "user_role": "student",
         "platform": None,
+        "classes": [],
         "groups": [],
         "notice_version": None,
         "check_in_minutes": 15,
+        "kept_categories": [],
+        "dropped_categories": list(INVENTORY_CATEGORIES),
     }
     return page.TokenFacts(**{**values, **changes})
 
@@ -220,3 +224,41 @@ def test_the_agent_protocol_is_a_page_of_the_service(client: FlaskClient) -> Non
     assert "<h1>JSON agent protocol, version 1</h1>" in html and "<table>" in html
     assert "Dieses Dokument gibt es nur auf Englisch." in html
     assert client.get("/docs/benchmarks").status_code == 404
+
+
+def test_a_token_for_a_class_names_the_class_and_its_other_groups() -> None:
+    german = words(page.describe("de", facts(classes=["7a"], groups=["Tablets"]), PROTOCOL))
+    assert "Geräte dieses Links kommen in die Klasse 7a" in german
+    assert "Es kommt in die Gruppen: Tablets." in german
+    english = words(page.describe("en", facts(classes=["7a"]), PROTOCOL))
+    assert "Devices enrolled with this link join class 7a" in english
+
+
+def test_a_school_owned_page_says_what_the_inventory_policy_keeps() -> None:
+    nothing = words(page.describe("de", facts(), PROTOCOL))
+    assert (
+        "Persönliche Angaben behält die Schule bei diesen Geräten nicht: nie gespeichert werden "
+        "Standort, Telefonnummer, Liste aller installierten Apps, WLAN-Netz und IP-Adressen."
+    ) in nothing
+    some = facts(
+        kept_categories=["phone_number", "installed_apps"],
+        dropped_categories=["location", "network"],
+    )
+    assert (
+        "the school keeps for these devices: phone number, the list of all installed apps. "
+        "Never stored: location, Wi-Fi network and IP addresses."
+    ) in words(page.describe("en", some, PROTOCOL))
+
+
+@pytest.mark.parametrize(
+    ("role", "kept"),
+    [
+        ("student", "Persönliche Angaben behält die Schule bei diesen Geräten nicht"),
+        ("teacher", "behält die Schule bei diesen Geräten: Telefonnummer, Liste aller"),
+    ],
+)
+def test_the_page_follows_the_schools_inventory_policy_by_the_tokens_role(
+    client: FlaskClient, make_token: Callable[..., dict[str, Any]], role: str, kept: str
+) -> None:
+    html = client.get(f"/enroll/{make_token(user_role=role)['secret']}").get_data(as_text=True)
+    assert kept in html

@@ -127,3 +127,16 @@ def test_base_url_is_empty_by_default_and_must_be_an_address(monkeypatch, tmp_pa
     monkeypatch.setenv("MDM_BASE_URL", "192.168.1.20:5000")
     with pytest.raises(ConfigError, match="BASE_URL '192.168.1.20:5000' is not an address"):
         create_app(secrets)
+
+
+def test_mdm_run_serves_with_the_production_limits_and_no_control_socket() -> None:
+    import runpy
+
+    from mdm.cli import embedded_server_settings
+
+    production = runpy.run_path(str(Path(__file__).parents[2] / "config" / "gunicorn.conf.py"))
+    embedded = embedded_server_settings("127.0.0.1", 5001, 4)
+    for name in ("limit_request_line", "limit_request_field_size", "limit_request_fields"):
+        assert embedded[name] == production[name]
+    assert embedded["limit_request_line"] == 8190
+    assert embedded["control_socket_disable"] is True

@@ -35,8 +35,14 @@ def test_every_error_is_declared_as_problem_json(client: FlaskClient) -> None:
         for method, operation in operations.items():
             if method == "parameters":
                 continue
+            # The HTTP server's own answers, before the service sees the request, are HTML.
+            server = {"414", "431"}
+            assert server <= set(operation["responses"]), (method, path)
             for status, response in operation["responses"].items():
-                if status == "default" or int(status) >= 400:
+                if status in server:
+                    name = response["$ref"].rsplit("/", 1)[1]
+                    assert list(responses[name]["content"]) == ["text/html"]
+                elif status == "default" or int(status) >= 400:
                     name = response["$ref"].rsplit("/", 1)[1]
                     assert list(responses[name]["content"]) == ["application/problem+json"], (
                         method,
@@ -58,3 +64,46 @@ def test_docs_page(client: FlaskClient) -> None:
     response = client.get("/api/docs")
     assert response.status_code == 200
     assert "openapi.json" in response.get_data(as_text=True)
+
+
+def test_every_logged_in_operation_declares_its_login(client: FlaskClient) -> None:
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            if "401" in operation["responses"] and path != "/api/v1/auth/login":
+                assert operation.get("security"), (method, path)
+    assert paths["/api/v1/users"]["get"]["security"] == [{"userLogin": []}]
+    assert paths["/api/v1/auth/refresh"]["post"]["security"] == [{"refreshToken": []}]
+    assert paths["/api/v1/auth/login"]["post"]["security"] == []
+    assert paths["/api/v1/panel/{secret}"]["get"]["security"] == []
+
+
+def test_nullable_fields_are_declared_nullable(client: FlaskClient) -> None:
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert "null" in schemas["User"]["properties"]["last_login_at"]["type"]
+
+
+def test_booleans_in_bodies_are_json_booleans(app) -> None:
+    """`"1"` or `"no"` in a JSON body is a 400, not a guess: every body's booleans are
+    JsonBoolean (query parameters, which are text, keep marshmallow's Boolean)."""
+    from marshmallow import fields
+
+    from mdm.platform.schemas import JsonBoolean
+
+    lax = []
+    for endpoint, view in app.view_functions.items():
+        while view is not None and not hasattr(view, "_apidoc"):
+            view = getattr(view, "__wrapped__", None)
+        for argument in (view._apidoc.get("arguments", {}) if view else {}).get("parameters", []):
+            if argument["in"] != "json":
+                continue
+            schema = argument["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            for name, field in schema.fields.items():
+                if field.dump_only or isinstance(field, JsonBoolean):
+                    continue
+                if isinstance(field, fields.Boolean):
+                    lax.append(f"{endpoint}: {name}")
+    assert lax == []

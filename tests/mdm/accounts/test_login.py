@@ -14,7 +14,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import select
 
 from mdm import extensions
-from mdm.accounts.models import RevokedToken, User
+from mdm.accounts.models import RevokedToken, School, User
 from mdm.extensions import db
 from mdm.platform.models import AuditEvent
 from mdm.platform.types import utcnow
@@ -345,3 +345,53 @@ def test_a_success_gives_its_attempt_back() -> None:
     # All keys or none: one at its limit leaves the others as they were.
     assert take_all(counter, [("b", 5), ("a", 2)]) is not None
     assert take_all(counter, [("b", 1)]) is None
+
+
+@pytest.fixture
+def scrypt_work(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+    """The scrypt hashes computed (their n, r, p), in order."""
+    import hashlib
+
+    done: list[tuple[int, int, int]] = []
+    real = hashlib.scrypt
+
+    def counting(password: bytes, **kwargs: Any) -> bytes:
+        done.append((kwargs["n"], kwargs["r"], kwargs["p"]))
+        return real(password, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    return done
+
+
+def test_every_login_attempt_does_the_same_work(
+    client: FlaskClient,
+    school: School,
+    create_user: Callable[..., User],
+    scrypt_work: list[tuple[int, int, int]],
+) -> None:
+    from mdm.accounts.service import initial_password_hash
+
+    chosen = create_user("teacher", school, username="chosen")
+    initial = create_user("student", school, username="initial")
+    initial.password_hash = initial_password_hash("Xy7-initial-pw")
+    disabled = create_user("teacher", school, username="disabled")
+    disabled.active = False
+    db.session.commit()
+    for username in (chosen.username, initial.username, disabled.username):  # warm dummies
+        login(client, username, "wrong-password")
+    work = {}
+    for username, password in [
+        ("chosen", "wrong-password"),
+        ("initial", "wrong-password"),
+        ("disabled", "wrong-password"),
+        ("nobody-of-that-name", "wrong-password"),
+        ("chosen", PASSWORD),
+        ("initial", "Xy7-initial-pw"),
+    ]:
+        scrypt_work.clear()
+        response = login(client, username, password, address=f"10.8.{len(work)}.1")
+        assert response.status_code in (200, 401)
+        work[(username, password)] = sorted(scrypt_work)
+    assert len({tuple(done) for done in work.values()}) == 1, work
+    # One hash at the configured cost and one at the initial passwords' cost.
+    assert sorted(n for n, _r, _p in work[("chosen", PASSWORD)]) == [256, 1024]

@@ -344,7 +344,8 @@ def test_unenroll_retires_the_device_and_revokes_its_credential(
     assert db.session.scalar(select(DeviceCredential.revoked_at)) is not None
     assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "device.retire"))
     again = client.post("/api/agent/v1/checkin", json={}, headers=device_auth(enrolled))
-    assert again.status_code == 401
+    assert again.status_code == 410
+    assert again.get_json()["type"] == "/problems/device-retired"
 
 
 def test_check_in_of_a_retired_device(

@@ -255,7 +255,11 @@ def test_groups_and_membership(
     assert client.delete(f"{url}/devices/{device.id}", headers=auth).status_code == 404
     assert client.delete(f"{url}/users/{student.id}", headers=auth).status_code == 204
     assert client.get(url, headers=auth).get_json()["devices"] == []
-    assert [g["name"] for g in client.get("/api/v1/groups", headers=auth).get_json()] == ["7b"]
+    # The student's class 7a has a group again: the renamed one is the admin's own now.
+    assert [g["name"] for g in client.get("/api/v1/groups", headers=auth).get_json()] == [
+        "7a",
+        "7b",
+    ]
     assert client.delete(url, headers=auth).status_code == 204
     assert client.get(url, headers=auth).status_code == 404
     assert db.session.get(Device, device.id) is not None

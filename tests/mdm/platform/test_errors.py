@@ -151,3 +151,37 @@ def test_deeply_nested_json_is_400(client: FlaskClient) -> None:
     body = "[" * 100_000 + "]" * 100_000
     response = client.post("/api/v1/auth/login", data=body, content_type="application/json")
     assert_problem(response, 400)
+
+
+def test_an_unknown_query_parameter_is_400_not_ignored(
+    client: FlaskClient, school_admin: User, headers
+) -> None:
+    body = assert_problem(
+        client.get("/api/v1/users?search=lena", headers=headers(school_admin)), 400
+    )
+    assert list(body["errors"]) == ["search"]
+    # Also where the operation takes no query parameters at all.
+    body = assert_problem(client.get("/api/v1/me?debug=1", headers=headers(school_admin)), 400)
+    assert list(body["errors"]) == ["debug"]
+    assert client.get("/api/v1/users?q=lena", headers=headers(school_admin)).status_code == 200
+
+
+def test_a_patch_without_a_body_is_400(
+    client: FlaskClient, school_admin: User, student: User, headers
+) -> None:
+    response = client.patch(f"/api/v1/users/{student.id}", headers=headers(school_admin))
+    assert list(assert_problem(response, 400)["errors"]) == ["_body"]
+    empty = client.patch(
+        f"/api/v1/users/{student.id}",
+        headers=headers(school_admin),
+        data=b"",
+        content_type="application/json",
+    )
+    assert_problem(empty, 400)
+
+
+def test_a_check_in_may_leave_its_body_out(client: FlaskClient, enrolled) -> None:
+    from tests.fixtures.devices import device_auth
+
+    response = client.post("/api/agent/v1/checkin", headers=device_auth(enrolled))
+    assert response.status_code == 200, response.get_json()

@@ -28,11 +28,13 @@ def test_every_package_job_is_registered(make_app: Callable[..., Flask], tmp_pat
     assert {spec.id for spec in registered_jobs(with_folder)} == {
         "platform.housekeeping",
         "schedules.import-folder",
+        "calendars.refresh-sources",
+        "calendars.prune-event-states",
     }
 
 
 def test_the_folder_job_is_registered_only_with_a_folder(app: Flask) -> None:
-    assert {spec.id for spec in registered_jobs(app)} == {"platform.housekeeping"}
+    assert "schedules.import-folder" not in {spec.id for spec in registered_jobs(app)}
 
 
 def test_registering_twice_is_refused(app: Flask) -> None:

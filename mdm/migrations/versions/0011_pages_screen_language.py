@@ -1,7 +1,7 @@
 """panel_settings: screen_language (the entrance-hall screen speaks the school's language)
 
-Revision ID: 0010_pages_screen_language
-Revises: 0008_hardening
+Revision ID: 0011_pages_screen_language
+Revises: 0010_school_data
 Create Date: 2026-12-03 21:00:00
 
 """
@@ -9,8 +9,8 @@ Create Date: 2026-12-03 21:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_pages_screen_language"
-down_revision = "0008_hardening"
+revision = "0011_pages_screen_language"
+down_revision = "0010_school_data"
 branch_labels = None
 depends_on = None
 

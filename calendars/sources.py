@@ -1,0 +1,174 @@
+"""Personal calendars, read defensively: is it a calendar at all, and its events in a window.
+
+Pure: bytes in, a verdict or events out. An HTML page, a file that is cut off or does not parse,
+or one without events where the last good copy had some is refused (`SourceRefused`), so that
+the caller keeps the last good copy. Recurring events are expanded in the window with their time
+zones (also in calendars that only name one in X-WR-TIMEZONE) by `recurring_ical_events`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+import recurring_ical_events
+from icalendar import Calendar, Component
+
+from calendars.events import CalendarEvent, fingerprint
+
+_BOM = b"\xef\xbb\xbf"
+_END = re.compile(rb"END:VCALENDAR\s*\Z", re.IGNORECASE)
+# Properties that say nothing about the events themselves (many servers stamp every download).
+_UNSTABLE = frozenset({"DTSTAMP"})
+
+
+class SourceRefused(ValueError):
+    """The bytes are not a usable calendar; the message says why, for the source's last error."""
+
+
+@dataclass(frozen=True)
+class CheckedCalendar:
+    """A calendar that passed the checks: how many events it has and a hash of what they are."""
+
+    event_count: int
+    content_hash: str
+
+
+def _stripped(body: bytes) -> bytes:
+    return body.removeprefix(_BOM).strip()
+
+
+def _good_events(calendar: Component) -> list[Component]:
+    """Events whose start can be read (a broken event is left out, not the whole calendar)."""
+    good = []
+    for event in calendar.walk("VEVENT"):
+        broken = {name for name, _ in getattr(event, "errors", [])}
+        if "DTSTART" in event and "DTSTART" not in broken:
+            good.append(event)
+    return good
+
+
+def read_calendar(body: bytes, content_type: str = "") -> Calendar:
+    """Parse the bytes as one iCalendar object, or refuse them with the reason."""
+    text = _stripped(body)
+    if not text:
+        raise SourceRefused("the file is empty")
+    head = text[:512].lower()
+    if content_type.split(";")[0].strip().lower() == "text/html" or head.startswith(
+        (b"<!doctype", b"<html", b"<")
+    ):
+        raise SourceRefused("an HTML page, not a calendar (a login page or an error page?)")
+    if not head.startswith(b"begin:vcalendar"):
+        raise SourceRefused("not an iCalendar file (it does not begin with BEGIN:VCALENDAR)")
+    if not _END.search(text):
+        raise SourceRefused("the calendar is cut off (it does not end with END:VCALENDAR)")
+    try:
+        calendar = Calendar.from_ical(text)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise SourceRefused(f"the calendar cannot be read: {str(exc)[:200]}") from exc
+    return calendar
+
+
+def check(body: bytes, content_type: str = "", previous_count: int = 0) -> CheckedCalendar:
+    """Check that the bytes are a calendar worth keeping instead of a last good copy with
+    `previous_count` events."""
+    calendar = read_calendar(body, content_type)
+    all_events = calendar.walk("VEVENT")
+    events = _good_events(calendar)
+    if all_events and not events:
+        raise SourceRefused("none of the calendar's events can be read")
+    if not events and previous_count:
+        raise SourceRefused(
+            f"the calendar has no events, where the last good copy had {previous_count}"
+        )
+    described = sorted(
+        "\n".join(
+            f"{name}:{value.to_ical().decode(errors='replace')}"
+            for name, value in sorted(event.property_items(recursive=False, sorted=True))
+            if name not in _UNSTABLE and hasattr(value, "to_ical")
+        )
+        for event in events
+    )
+    zones = sorted(tz.to_ical().decode(errors="replace") for tz in calendar.walk("VTIMEZONE"))
+    named_zone = str(calendar.get("X-WR-TIMEZONE", ""))
+    return CheckedCalendar(len(events), fingerprint([described, zones, named_zone]))
+
+
+def _instances(calendar: Calendar, first: date, last: date) -> Iterator[Component]:
+    """Occurrences that end after `first` and start by `last`, by start, one at a time (a rule
+    of every second is never expanded further than it is read)."""
+    for instance in recurring_ical_events.of(calendar, skip_bad_series=True).after(first):
+        starts = instance["DTSTART"].dt
+        if (starts.date() if isinstance(starts, datetime) else starts) > last:
+            return
+        yield instance
+
+
+def _value(component: Component, name: str) -> str:
+    value = component.get(name)
+    return "" if value is None else str(value)
+
+
+def _in_zone(value: datetime | date, zone: ZoneInfo) -> datetime | date:
+    """A time in the school's zone (floating times are taken as the school's); dates stay."""
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=zone)
+    return value.astimezone(zone)
+
+
+def personal_events(
+    body: bytes,
+    *,
+    source_id: int,
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    domain: str,
+    changed_at: datetime,
+    limit: int,
+) -> list[CalendarEvent]:
+    """The events of a source's last good copy that touch the window, recurrences expanded (at
+    most `limit`), as private events of the owner's feed."""
+    calendar = read_calendar(body)
+    result: list[CalendarEvent] = []
+    seen: set[str] = set()
+    for instance in islice(_instances(calendar, first, last), limit):
+        starts = _in_zone(instance["DTSTART"].dt, zone)
+        ends = _in_zone(instance["DTEND"].dt, zone) if "DTEND" in instance else starts
+        if isinstance(starts, datetime) != isinstance(ends, datetime):
+            ends = starts
+        original = _value(instance, "UID") or fingerprint(
+            [_value(instance, "SUMMARY"), str(starts)]
+        )
+        uid = f"personal-{source_id}-{fingerprint([original, str(starts)])[:24]}@{domain}"
+        if uid in seen:
+            continue
+        seen.add(uid)
+        cancelled = _value(instance, "STATUS").upper() == "CANCELLED"
+        location = _value(instance, "LOCATION")
+        summary = _value(instance, "SUMMARY") or "(ohne Titel)"
+        description = _value(instance, "DESCRIPTION")
+        last_day = ends if not isinstance(ends, datetime) else ends.date()
+        result.append(
+            CalendarEvent(
+                uid=uid,
+                summary=summary,
+                starts=starts,
+                ends=ends,
+                significant=fingerprint([str(starts), str(ends), location, cancelled]),
+                content=fingerprint([summary, description]),
+                changed_at=changed_at,
+                last_day=last_day,
+                description=description,
+                location=location,
+                cancelled=cancelled,
+                private=True,
+            )
+        )
+    return result

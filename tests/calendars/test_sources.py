@@ -1,0 +1,309 @@
+"""Calendar sources: the fetcher against a real server on loopback (good, changed, HTML, cut
+off, huge, redirects to blocked addresses), the refresh job keeping the last good copy, uploads,
+and personal events reaching only their owner's feed."""
+
+import io
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from calendars import fetcher, source_service
+from calendars.models import CalendarSource
+from config import defaults
+from mdm.accounts.models import User
+from mdm.extensions import db
+from tests.calendars.plans import agreed_events, next_monday
+
+Headers = Callable[[User], dict[str, str]]
+LOOPBACK_ONLY = ["127.0.0.1/32"]
+BLOCKED = defaults.CALENDAR_FETCH_BLOCKED_NETWORKS
+
+
+def calendar(*summaries: str, zone_line: str = "", floating: bool = False) -> bytes:
+    """A calendar with one weekly event per summary, next Monday at 16:00 (UTC, or floating)."""
+    day = next_monday().strftime("%Y%m%d")
+    stamp = "" if floating else "Z"
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:ev-{n}@example\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART:{day}T160000{stamp}\r\nDTEND:{day}T170000{stamp}\r\n"
+        f"RRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\n"
+        for n, summary in enumerate(summaries)
+    )
+    return (
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//\r\n{zone_line}{events}END:VCALENDAR\r\n"
+    ).encode()
+
+
+@dataclass
+class Server:
+    """A loopback HTTP server whose answers a test sets per path; it records the requests."""
+
+    url: str
+    port: int
+    answers: dict[str, Callable[[Request], Response]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    state = Server("", 0)
+
+    def app(environ: dict, start_response: Callable) -> object:
+        request = Request(environ)
+        state.requests.append(request)
+        answer = state.answers.get(request.path)
+        response = answer(request) if answer else Response("missing", status=404)
+        return response(environ, start_response)
+
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    state.port = http.server_port
+    state.url = f"http://127.0.0.1:{http.server_port}"
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    http.shutdown()
+    thread.join()
+
+
+def policy(**limits: float) -> fetcher.FetchPolicy:
+    return fetcher.FetchPolicy.from_settings(BLOCKED, LOOPBACK_ONLY, **limits)
+
+
+def ics(body: bytes, **headers: str) -> Callable[[Request], Response]:
+    return lambda request: Response(body, content_type="text/calendar", headers=headers)
+
+
+def test_the_fetcher_reads_a_calendar_and_asks_conditionally(server: Server) -> None:
+    server.answers["/cal.ics"] = lambda request: (
+        Response(status=304)
+        if request.headers.get("If-None-Match") == '"v1"'
+        else Response(calendar("Chor"), content_type="text/calendar", headers={"ETag": '"v1"'})
+    )
+    first = fetcher.fetch(server.url + "/cal.ics", policy())
+    assert first.status == 200 and b"SUMMARY:Chor" in first.body and first.etag == '"v1"'
+    again = fetcher.fetch(server.url + "/cal.ics", policy(), etag=first.etag)
+    assert again.status == 304
+
+
+def test_the_default_policy_refuses_loopback(server: Server) -> None:
+    server.answers["/cal.ics"] = ics(calendar("Chor"))
+    strict = fetcher.FetchPolicy.from_settings(BLOCKED)
+    with pytest.raises(fetcher.BlockedAddress, match="127.0.0.1"):
+        fetcher.fetch(server.url + "/cal.ics", strict)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.2:{port}/cal.ics",  # loopback, not the allowed test server
+        "http://[::1]:{port}/cal.ics",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/cal.ics",
+        "http://[::ffff:127.0.0.1]:{port}/cal.ics",
+        "http://100.64.0.1/cal.ics",
+        "file:///etc/passwd",
+    ],
+)
+def test_a_redirect_to_a_blocked_address_is_refused(server: Server, target: str) -> None:
+    server.answers["/cal.ics"] = lambda request: Response(
+        status=302, headers={"Location": target.format(port=server.port)}
+    )
+    with pytest.raises(fetcher.FetchError):
+        fetcher.fetch(server.url + "/cal.ics", policy())
+    assert len(server.requests) == 1
+
+
+def test_redirects_are_followed_at_most_three_times(server: Server) -> None:
+    for n in range(5):
+        server.answers[f"/r{n}"] = lambda request, n=n: Response(
+            status=301, headers={"Location": f"/r{n + 1}"}
+        )
+    server.answers["/r3"] = ics(calendar("Chor"))
+    assert fetcher.fetch(server.url + "/r0", policy()).status == 200
+    server.answers["/r4"] = ics(calendar("Chor"))
+    server.answers["/r3"] = lambda request: Response(status=301, headers={"Location": "/r4"})
+    with pytest.raises(fetcher.FetchError, match="more than 3 redirects"):
+        fetcher.fetch(server.url + "/r0", policy())
+
+
+def test_a_huge_calendar_is_refused_by_its_size(server: Server) -> None:
+    huge = calendar("x" * 2000) * 100
+    server.answers["/huge.ics"] = ics(huge)
+    server.answers["/chunked.ics"] = lambda request: Response(
+        iter([huge[i : i + 1000] for i in range(0, len(huge), 1000)]), content_type="text/calendar"
+    )
+    for name in ("/huge.ics", "/chunked.ics"):
+        with pytest.raises(fetcher.FetchError, match="larger than"):
+            fetcher.fetch(server.url + name, policy(max_bytes=100_000))
+
+
+def test_urls_are_checked_when_added() -> None:
+    assert fetcher.normalize_url("webcal://example.org/cal.ics") == "https://example.org/cal.ics"
+    for bad in ("ftp://example.org/x", "file:///etc/passwd", "https://", "javascript:alert(1)"):
+        with pytest.raises(ValueError):
+            fetcher.normalize_url(bad)
+
+
+@pytest.fixture
+def allow_loopback(app: Flask) -> None:
+    app.config["CALENDAR_FETCH_ALLOWED_NETWORKS"] = LOOPBACK_ONLY
+
+
+def add_source(client: FlaskClient, headers: dict[str, str], url: str) -> dict:
+    response = client.post(
+        "/api/v1/me/calendar-sources", json={"name": "Verein", "url": url}, headers=headers
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def source_state(client: FlaskClient, headers: dict[str, str], source: dict) -> dict:
+    return client.get(f"/api/v1/me/calendar-sources/{source['id']}", headers=headers).get_json()
+
+
+def due_now(source_id: int) -> None:
+    db.session.get(CalendarSource, source_id).next_fetch_at = None
+    db.session.commit()
+
+
+def personal_feed(client: FlaskClient, headers: dict[str, str]) -> bytes:
+    feed = client.post(
+        "/api/v1/me/calendar-feeds", json={"kind": "personal"}, headers=headers
+    ).get_json()
+    return client.get(feed["url"].split("localhost", 1)[1]).data
+
+
+def test_the_job_keeps_the_last_good_copy_through_bad_answers(
+    client: FlaskClient,
+    app: Flask,
+    server: Server,
+    teacher: User,
+    headers: Headers,
+    allow_loopback: None,
+) -> None:
+    source = add_source(client, headers(teacher), server.url + "/cal.ics")
+    assert source["status"] == "pending" and source["url"].endswith("/cal.ics")
+    server.answers["/cal.ics"] = ics(calendar("Chor", "Sport"))
+    assert source_service.refresh_due_sources() == 1
+    good = source_state(client, headers(teacher), source)
+    assert good["status"] == "ok" and good["event_count"] == 2
+    assert b"SUMMARY:Chor" in personal_feed(client, headers(teacher))
+
+    cut_off = calendar("Chor", "Sport")[:-40]
+    bad_answers = {
+        "an HTML page": lambda r: Response(
+            "<html><body>Login</body></html>", content_type="text/html"
+        ),
+        "cut off": ics(cut_off),
+        "no events": ics(calendar()),
+        "HTTP 500": lambda r: Response("oops", status=500),
+        "larger than": ics(calendar("x" * 5000) * 50),
+    }
+    app.config["CALENDAR_SOURCE_MAX_BYTES"] = 100_000
+    for reason, answer in bad_answers.items():
+        server.answers["/cal.ics"] = answer
+        due_now(source["id"])
+        source_service.refresh_due_sources()
+        state = source_state(client, headers(teacher), source)
+        assert state["status"] == "error", reason
+        assert reason.split()[-1].lower() in state["last_error"].lower(), (reason, state)
+        assert state["event_count"] == 2 and state["last_success_at"] == good["last_success_at"]
+        app.extensions["mdm_cache"].clear()
+        assert b"SUMMARY:Chor" in personal_feed(client, headers(teacher)), reason
+
+    server.answers["/cal.ics"] = ics(calendar("Orchester"))
+    due_now(source["id"])
+    source_service.refresh_due_sources()
+    changed = source_state(client, headers(teacher), source)
+    assert changed["status"] == "ok" and changed["event_count"] == 1
+    body = personal_feed(client, headers(teacher))
+    assert b"SUMMARY:Orchester" in body and b"SUMMARY:Chor" not in body
+
+
+def test_a_source_url_is_encrypted_and_personal_events_are_the_owner_s(
+    client: FlaskClient,
+    server: Server,
+    teacher: User,
+    student: User,
+    headers: Headers,
+    allow_loopback: None,
+) -> None:
+    source = add_source(client, headers(teacher), server.url + "/secret-token/cal.ics")
+    server.answers["/secret-token/cal.ics"] = ics(calendar("Arzttermin"))
+    source_service.refresh_due_sources()
+    raw = db.session.execute(text("SELECT url FROM calendar_sources")).scalar_one()
+    assert b"secret-token" not in bytes(raw)
+    assert (
+        client.get(
+            f"/api/v1/me/calendar-sources/{source['id']}", headers=headers(student)
+        ).status_code
+        == 404
+    )
+    assert client.get("/api/v1/me/calendar-sources", headers=headers(student)).get_json() == []
+    assert b"Arzttermin" not in personal_feed(client, headers(student))
+    mine = personal_feed(client, headers(teacher))
+    assert b"SUMMARY:Arzttermin" in mine and b"CLASS:PRIVATE" in mine
+
+
+def test_recurrences_expand_in_the_calendar_s_zone_even_from_x_wr_timezone(
+    client: FlaskClient,
+    teacher: User,
+    headers: Headers,
+) -> None:
+    body = calendar("Chor", zone_line="X-WR-TIMEZONE:America/New_York\r\n", floating=True)
+    response = client.post(
+        "/api/v1/me/calendar-sources/upload",
+        data={"name": "USA", "file": (io.BytesIO(body), "usa.ics")},
+        headers=headers(teacher),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    feed = personal_feed(client, headers(teacher))
+    start, end = next_monday(-1), next_monday(8)
+    rows = sorted(
+        (row for row in agreed_events(feed, start, end) if row[2] == "Chor"), key=lambda r: r[1]
+    )
+    assert len(rows) == 3  # COUNT=3, weekly
+    assert [row[1].hour for row in rows] == [21, 21, 21]  # 16:00 in New York, winter: UTC-5
+    assert rows[1][1] - rows[0][1] == timedelta(weeks=1)
+
+
+def test_a_bad_upload_is_refused_with_its_reason(
+    client: FlaskClient, teacher: User, headers: Headers
+) -> None:
+    for body, reason in (
+        (b"<!doctype html><html></html>", "HTML"),
+        (calendar("Chor")[:-30], "cut off"),
+        (b"", "empty"),
+        (
+            b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:nope\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            "read",
+        ),
+    ):
+        response = client.post(
+            "/api/v1/me/calendar-sources/upload",
+            data={"file": (io.BytesIO(body), "x.ics")},
+            headers=headers(teacher),
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 400, reason
+        assert reason in response.get_json()["errors"]["file"][0], response.get_json()
+    assert db.session.query(CalendarSource).count() == 0
+
+
+def test_a_source_url_must_be_http(client: FlaskClient, teacher: User, headers: Headers) -> None:
+    response = client.post(
+        "/api/v1/me/calendar-sources",
+        json={"name": "x", "url": "file:///etc/passwd"},
+        headers=headers(teacher),
+    )
+    assert response.status_code == 400 and "url" in response.get_json()["errors"]
