@@ -12,6 +12,7 @@ from calendars.models import CalendarFeed, SchoolEvent
 from mdm.accounts.auth import actor_of
 from mdm.accounts.models import School, User
 from mdm.platform.actors import Actor
+from mdm.platform.http import BaseUrlMissing
 
 DEMO_TEACHER = "s.mueller"
 DEMO_STUDENT = "lena.schmidt"  # of class 5a
@@ -81,12 +82,22 @@ def seed(session: Session, school: School, actor: Actor) -> list[str]:
     student = session.scalar(select(User).where(User.username == DEMO_STUDENT))
     if teacher is not None:
         feed = _feed(session, teacher, "teacher")
-        link = feed_service.webcal_url(feed.token.decode())
-        lines.append(f"Calendar feed of teacher {DEMO_TEACHER}: {link}")
+        lines.append(f"Calendar feed of teacher {DEMO_TEACHER}: {_link(feed.token.decode())}")
     if student is not None and student.class_name:
         feed = _feed(session, student, "class", class_name=student.class_name)
         lines.append(
             f"Calendar feed of class {student.class_name} ({DEMO_STUDENT}): "
-            f"{feed_service.webcal_url(feed.token.decode())}"
+            f"{_link(feed.token.decode())}"
         )
     return lines
+
+
+def _link(token: str) -> str:
+    """A feed's webcal link; without BASE_URL outside a request (`mdm demo`), its path."""
+    try:
+        return feed_service.webcal_url(token)
+    except BaseUrlMissing:
+        return (
+            f"/calendars/{token}.ics on the service's address "
+            "(set MDM_BASE_URL to have whole links printed)"
+        )

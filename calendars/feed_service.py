@@ -42,6 +42,7 @@ from mdm.platform import audit
 from mdm.platform.actors import Actor
 from mdm.platform.cache import Facts, Remembered, forget_after_commit, worker_cache
 from mdm.platform.errors import NotFound, ValidationFailed
+from mdm.platform.http import base_url
 from mdm.platform.types import utcnow
 from schedules import panel, panel_service
 from schedules.models import Holiday, Lesson, Subject, Substitution, Teacher, TimeSlot
@@ -117,8 +118,9 @@ def _plans() -> Facts[tuple[Any, ...], WindowPlan]:
 
 
 def feed_url(token: str) -> str:
-    """The https (or http, as BASE_URL says) link of a feed."""
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/calendars/{token}.ics"
+    """The https (or http) link of a feed: on BASE_URL, or on the address the request came to
+    (mdm.platform.http.base_url)."""
+    return f"{base_url()}/calendars/{token}.ics"
 
 
 def webcal_url(token: str) -> str:
@@ -128,7 +130,9 @@ def webcal_url(token: str) -> str:
 
 
 def uid_domain() -> str:
-    """The domain part of event UIDs: the service's host."""
+    """The domain part of event UIDs: the service's host as BASE_URL names it ("localhost" when
+    it is empty). Never the request's Host: a UID must not change with the address a calendar
+    app happens to use."""
     return urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
 
 

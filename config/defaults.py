@@ -75,8 +75,13 @@ SCHEDULER_IN_PROCESS = False
 # How late a scheduled job may start and still count for its slot, in seconds.
 SCHEDULER_GRACE_SECONDS = 60
 
-# Public base URL, used in links the service hands out (enrollment URLs, feed URLs).
-BASE_URL = "http://localhost:5000"
+# The address browsers and phones reach the service at, e.g. "https://mdm.schulen.example.org"
+# or, for one machine in a school's network, "http://192.168.1.20:5000". Links the service hands
+# out begin with it: enrollment URLs and their QR codes, the panel link, feed URLs. Empty (the
+# default): links follow the address each request came to (its Host; behind TRUSTED_PROXY_HOPS
+# proxies, the forwarded one), and `mdm run` uses the address it serves for links made outside a
+# request. Set it in production, and whenever links are made outside a request (jobs, the CLI).
+BASE_URL = ""
 
 # Default time zone of new schools.
 DEFAULT_TIMEZONE = "Europe/Berlin"
@@ -97,14 +102,13 @@ TIMETABLE_IMPORT_MAX_ROWS = 200_000
 # forced (API `force=1`, CLI `--force`); the folder job never forces.
 TIMETABLE_IMPORT_MAX_REMOVED_SHARE = 0.5
 
-# Where the OpenAPI document and the API docs page are served.
+# Where the OpenAPI document is served. Its docs page, /api/docs, is Swagger UI from the
+# flask-swagger-ui package (mdm/pages.py): it needs no internet.
 API_TITLE = "Schul-MDM"
 API_VERSION = "v1"
 OPENAPI_VERSION = "3.1.0"
 OPENAPI_URL_PREFIX = "/api"
 OPENAPI_JSON_PATH = "openapi.json"
-OPENAPI_REDOC_PATH = "docs"
-OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
 
 # Calendar feeds: the window of a feed (days before and after today in the school's time zone),
 # how often calendar apps are asked to refresh (REFRESH-INTERVAL and X-PUBLISHED-TTL, minutes),

@@ -2,12 +2,15 @@
 person opens."""
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint as PageBlueprint
-from flask import Response, render_template, url_for
+from flask import Response, current_app, url_for
 from flask_jwt_extended import get_current_user, verify_jwt_in_request
 
+from enrollment import page as enrollment_page
 from enrollment import qr, service
+from enrollment.page import DATE_FORMATS, TEXTS
 from enrollment.schemas import (
     EnrollRequestSchema,
     EnrollResponseSchema,
@@ -22,10 +25,13 @@ from enrollment.schemas import (
 from mdm.accounts.auth import current_actor, login_required, roles_required
 from mdm.accounts.models import School
 from mdm.agent.service import PROTOCOL_VERSION
+from mdm.devices import inventory_policy
+from mdm.devices.inventory_rules import INVENTORY_CATEGORIES
 from mdm.devices.service import DeviceFacts
 from mdm.extensions import db
+from mdm.pages import render_page
 from mdm.platform.errors import DomainError
-from mdm.platform.http import Blueprint, client_address
+from mdm.platform.http import Blueprint, client_address, page_language
 from mdm.platform.openapi import USER_LOGIN, problems, security
 from mdm.platform.scoping import ADMINS
 
@@ -43,12 +49,9 @@ agent_blp = Blueprint(
     description="JSON agent protocol v1: a device enrolls with a token",
 )
 pages = PageBlueprint("enrollment_pages", __name__, template_folder="templates")
-# The page's URL carries the token's secret: keep it out of caches and Referer headers.
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
-}
+# The page's URL carries the token's secret: keep it out of caches (and, as every answer does,
+# out of Referer headers: mdm.platform.headers).
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
 @blp.route("/enrollment-tokens", methods=["GET"])
@@ -157,25 +160,51 @@ def enroll(body: dict[str, Any]) -> dict[str, Any]:
 
 @pages.route("/enroll/<secret>")
 def enroll_page(secret: str) -> tuple[str, int, dict[str, str]]:
-    """What enrolling with this token means, and for a personal device the privacy notice."""
+    """What enrolling with this token means and how it is done on the token's platform, in
+    German (or English); for a personal device what the school may see and do, and the
+    privacy notice."""
+    lang = page_language()
+    headers = {**PAGE_HEADERS, "Content-Language": lang}
     try:
         token = service.usable_token(db.session, secret, client_address())
     except DomainError as exc:
-        return render_template("enrollment/enroll.html", error=exc.detail), exc.status, PAGE_HEADERS
+        title, reasons = enrollment_page.error_text(lang, exc.type)
+        html = render_page("enrollment/enroll.html", TEXTS, title=title, reasons=reasons)
+        return html, exc.status, {**headers, **exc.headers}
     school = db.session.get(School, token.school_id)
+    assert school is not None
     notice = service.current_notice(db.session, token.school_id)
-    return (
-        render_template(
-            "enrollment/enroll.html",
-            token=token,
-            school=school,
-            notice=notice,
-            secret=secret,
-            qr_url=url_for("enrollment_pages.enroll_qr_svg", secret=secret),
-        ),
-        200,
-        PAGE_HEADERS,
+    kept = inventory_policy.kept_for(db.session, token.school_id, token.user_role, None)
+    facts = enrollment_page.TokenFacts(
+        school=school.name,
+        ownership=token.ownership,
+        user_role=token.user_role,
+        platform=token.platform,
+        classes=token.classes,
+        groups=[group.name for group in token.groups if group.name not in token.classes],
+        notice_version=notice.version if notice is not None else None,
+        check_in_minutes=max(1, int(current_app.config["AGENT_CHECK_IN_SECONDS"]) // 60),
+        kept_categories=[name for name in INVENTORY_CATEGORIES if name in kept],
+        dropped_categories=[name for name in INVENTORY_CATEGORIES if name not in kept],
     )
+    page = enrollment_page.describe(lang, facts, url_for("pages.document", name="agent-protocol"))
+    until = token.expires_at.astimezone(ZoneInfo(school.timezone))
+    html = render_page(
+        "enrollment/enroll.html",
+        TEXTS,
+        title=page.title,
+        page=page,
+        notice=notice,
+        secret=secret,
+        qr_url=url_for("enrollment_pages.enroll_qr_svg", secret=secret),
+        valid_until=TEXTS[lang]["valid_until"].format(
+            until=until.strftime(DATE_FORMATS[lang]),
+            timezone=school.timezone,
+            left=token.max_uses - token.uses,
+            uses=token.max_uses,
+        ),
+    )
+    return html, 200, headers
 
 
 @pages.route("/enroll/<secret>/qr.svg")

@@ -10,6 +10,7 @@ from mdm.devices import groups
 from mdm.devices.models import Group
 from mdm.devices.service import DeviceFacts
 from mdm.platform.actors import Actor
+from mdm.platform.http import BaseUrlMissing
 
 NOTICE = (
     "Die Schule verwaltet auf Ihrem eigenen Gerät nur ihre eigenen Einstellungen und Apps.\n"
@@ -104,6 +105,18 @@ def seed(session: Session, school: School, actor: Actor) -> list[str]:
         )
     return [
         "Demo devices: two school iPads of class 5a, one BYOD phone of s.mueller",
-        f"Enrollment link for more iPads of 5a: {school_token.enrollment_url}",
-        f"Enrollment link for teachers' own phones: {byod_token.enrollment_url}",
+        f"Enrollment link for more iPads of 5a: {_link(school_token)}",
+        f"Enrollment link for teachers' own phones: {_link(byod_token)}",
     ]
+
+
+def _link(token: service.IssuedToken) -> str:
+    """The token's enrollment link; without BASE_URL outside a request (`mdm demo`), its path
+    (its secret is shown only this once)."""
+    try:
+        return token.enrollment_url
+    except BaseUrlMissing:
+        return (
+            f"/enroll/{token.secret} on the service's address "
+            "(set MDM_BASE_URL to have whole links printed)"
+        )

@@ -26,6 +26,7 @@ from mdm.platform.errors import (
     RateLimited,
     ValidationFailed,
 )
+from mdm.platform.http import base_url
 from mdm.platform.ratelimit import FailureCounter
 from mdm.platform.scoping import ADMINS, get_scoped, require_role, require_school, scoped
 from mdm.platform.types import utcnow
@@ -77,8 +78,9 @@ def _admin_school(session: Session, actor: Actor, school_id: int | None) -> Scho
 
 
 def enrollment_url(secret: str) -> str:
-    """The URL a person (or a phone camera, through the QR code) opens to enroll."""
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/enroll/{secret}"
+    """The URL a person (or a phone camera, through the QR code) opens to enroll: on BASE_URL,
+    or on the address the request came to (mdm.platform.http.base_url)."""
+    return f"{base_url()}/enroll/{secret}"
 
 
 @dataclass(frozen=True)

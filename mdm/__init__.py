@@ -12,7 +12,7 @@ from flask import Flask, Response
 from sqlalchemy import event, text
 
 from mdm.extensions import api, db, jwt, migrate
-from mdm.platform import cache, errors, http
+from mdm.platform import cache, errors, headers, http
 from mdm.platform.types import render_migration_type
 from mdm.settings import load_config
 
@@ -41,16 +41,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)
     cache.init_app(app)
 
-    from mdm import cli
+    from mdm import cli, pages
     from mdm.platform import models  # noqa: F401  (the platform's tables)
 
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule("/readyz", "readyz", readyz)
+    app.register_blueprint(pages.pages)
     for name in (*SUBPACKAGES, *app.config["PACKAGES"]):
         importlib.import_module(name).init_app(app)
 
     errors.init_app(app)
     cli.init_app(app)
+    headers.init_app(app)  # before http: after-request functions run last-registered first
     http.init_app(app)
     return app
 

@@ -15,6 +15,7 @@ from mdm.accounts.demo import seed_demo
 from mdm.extensions import db
 from mdm.platform.actors import Actor
 from mdm.platform.errors import DomainError
+from mdm.platform.http import SERVED_URL, BaseUrlMissing, base_url
 from mdm.settings import HTTP_SERVER_LIMITS, ConfigError
 
 
@@ -54,6 +55,9 @@ def _upgrade_database() -> None:
 def run_command(host: str, port: int, threads: int, demo: bool) -> None:
     """Run the service in one process: upgrade the database, serve, and run the scheduler."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    address = served_url(host, port)
+    # Links made outside a request (the demo's, jobs') use the address served, unless BASE_URL.
+    app.extensions[SERVED_URL] = address
     _upgrade_database()
     if demo:
         for line in seed_demo(app, db.session).notes:
@@ -61,8 +65,50 @@ def run_command(host: str, port: int, threads: int, demo: bool) -> None:
         db.session.commit()
     db.session.remove()
     db.engine.dispose()
-    click.echo(f"Serving on http://{host}:{port}/ (API docs at /api/docs)")
+    for line in serving_notes(address, host, port, str(app.config["BASE_URL"] or "")):
+        click.echo(line)
+    if demo:
+        click.echo(login_command(address))
     _serve(app, host, port, threads)
+
+
+# Hosts that listen on every address of the machine; this machine reaches them on loopback.
+ALL_ADDRESSES = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}
+
+
+def served_url(host: str, port: int) -> str:
+    """The address `mdm run` serves at, as a browser on this machine opens it."""
+    shown = ALL_ADDRESSES.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"  # an IPv6 address
+    return f"http://{shown}:{port}"
+
+
+def serving_notes(address: str, host: str, port: int, base_url: str) -> list[str]:
+    """What `mdm run` says about the address it serves and the links it hands out."""
+    notes = [f"Serving on {address}/ (start page; API docs at {address}/api/docs)"]
+    if host in ALL_ADDRESSES:
+        notes.append(
+            "Listening on all addresses: other devices open "
+            f"http://<this machine's address>:{port}/"
+        )
+    if base_url:
+        notes.append(f"Links and QR codes begin with MDM_BASE_URL: {base_url}")
+    else:
+        notes.append(
+            "Links and QR codes follow the address a browser uses. For phones on the school "
+            f"network: MDM_BASE_URL=http://<this machine's address>:{port} mdm run --host 0.0.0.0"
+        )
+    return notes
+
+
+def login_command(address: str) -> str:
+    """How to log in as the demo school's admin."""
+    return (
+        f"Log in: curl -X POST {address}/api/v1/auth/login "
+        "-H 'Content-Type: application/json' "
+        '-d \'{"username": "admin", "password": "demo1234"}\''
+    )
 
 
 def embedded_server_settings(host: str, port: int, threads: int) -> dict[str, Any]:
@@ -167,11 +213,11 @@ def demo_command() -> None:
     db.session.commit()
     for line in result.notes:
         click.echo(line)
-    click.echo(
-        f"Log in: curl -X POST {app.config['BASE_URL']}/api/v1/auth/login "
-        "-H 'Content-Type: application/json' "
-        '-d \'{"username": "admin", "password": "demo1234"}\''
-    )
+    try:
+        address = base_url()
+    except BaseUrlMissing:
+        address = served_url("127.0.0.1", 5000)  # where `mdm run` serves by default
+    click.echo(login_command(address))
 
 
 def init_app(app: Flask) -> None:

@@ -41,6 +41,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     if overrides:
         app.config.from_mapping(overrides)
     _apply_database_url(app)
+    _check_base_url(app)
     _apply_secrets(app)
     app.config["JWT_ACCESS_TOKEN_EXPIRES"] = int(app.config["ACCESS_TOKEN_SECONDS"])
     app.config["JWT_REFRESH_TOKEN_EXPIRES"] = int(app.config["REFRESH_TOKEN_SECONDS"])
@@ -75,6 +76,15 @@ def _apply_database_url(app: Flask) -> None:
     else:
         options["pool_pre_ping"] = True
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
+
+
+def _check_base_url(app: Flask) -> None:
+    base = str(app.config["BASE_URL"] or "")
+    if base and not base.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"BASE_URL {base!r} is not an address: give it as http://host[:port] or "
+            "https://host (or leave it empty to follow the address of each request)"
+        )
 
 
 def _apply_secrets(app: Flask) -> None:

@@ -3,12 +3,12 @@ JSON feed (logged in, or by the read-only link), the picker's options, settings 
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask_jwt_extended import get_current_user
 
 from mdm.accounts.auth import current_actor, login_required, roles_required
 from mdm.extensions import db
-from mdm.platform.http import Blueprint, accepts, limit_offset, page
+from mdm.platform.http import Blueprint, accepts, base_url, limit_offset, page
 from mdm.platform.openapi import problems
 from mdm.platform.schemas import PageArgs
 from mdm.platform.scoping import ADMINS, require_school
@@ -228,9 +228,7 @@ def school_panel(args: dict[str, Any], school_id: int) -> Response:
 def link_panel(args: dict[str, Any], secret: str) -> Response:
     """The read-only panel feed of the school's panel link (no login); everything by default."""
     state = panel_service.state_for_link(db.session, secret)
-    response = _feed(state, panel_service.Viewer("public"), args)
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return _feed(state, panel_service.Viewer("public"), args)
 
 
 def _feed(
@@ -277,6 +275,7 @@ def panel_options(school_id: int) -> dict[str, Any]:
 def _settings_body(settings: PanelSettings) -> dict[str, Any]:
     return {
         "hide_teachers_from_students": settings.hide_teachers_from_students,
+        "screen_language": settings.screen_language,
         "public_link_enabled": settings.public_link_hash is not None,
         "public_link_lookup": settings.public_link_lookup,
         "plan_version": settings.plan_version,
@@ -297,10 +296,12 @@ def get_panel_settings(school_id: int) -> dict[str, Any]:
 @panel_blp.arguments(PanelSettingsUpdateSchema)
 @panel_blp.response(200, PanelSettingsSchema)
 def update_panel_settings(body: dict[str, Any], school_id: int) -> dict[str, Any]:
-    """Hide teacher names from students (and from the read-only link), or show them again."""
-    settings = panel_service.set_hide_teachers(
-        db.session, current_actor(), school_id, body["hide_teachers_from_students"]
-    )
+    """Change the settings given: teacher names hidden from students, the screen's language.
+
+    `hide_teachers_from_students` also hides them from the read-only link; `screen_language`
+    is the language of the entrance-hall screen (the link's screen mode), whatever the
+    browser's."""
+    settings = panel_service.update_settings(db.session, current_actor(), school_id, **body)
     return _settings_body(settings)
 
 
@@ -311,7 +312,7 @@ def create_panel_link(school_id: int) -> dict[str, Any]:
     """Create the read-only panel link, or replace it (the old link stops working at once).
     The secret is in this answer only."""
     secret = panel_service.issue_panel_link(db.session, current_actor(), school_id)
-    base = current_app.config["BASE_URL"].rstrip("/")
+    base = base_url()
     return {
         "secret": secret,
         "lookup": panel_service.link_lookup_key(secret),

@@ -302,6 +302,9 @@ class PanelSettings(db.Model):
         ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True
     )
     hide_teachers_from_students: Mapped[bool] = mapped_column(default=False)
+    # The language of the entrance-hall screen (the read-only link's screen mode): the school's,
+    # not the browser's. One of schedules.panel_texts.LANGUAGES.
+    screen_language: Mapped[str] = mapped_column(String(2), default="de", server_default="de")
     # Read-only panel link for the entrance-hall screen: lookup key + sha256 of the secret.
     public_link_lookup: Mapped[str | None] = mapped_column(String(20), unique=True)
     public_link_hash: Mapped[str | None] = mapped_column(String(64))

@@ -1,7 +1,6 @@
 """The panel page: for students and teachers (log in, pick once, see today and the next day),
 and the read-only page of the school's link, also as the entrance-hall screen."""
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +8,8 @@ from flask import Blueprint, Flask, current_app, render_template, request
 
 from mdm.extensions import db
 from mdm.platform.errors import NotFound
+from mdm.platform.headers import csp_nonce
+from mdm.platform.http import page_language
 from schedules import panel_service
 from schedules.panel_texts import LANGUAGES, TEXTS
 
@@ -30,37 +31,19 @@ def register_panel_section(app: Flask, section: PanelSection) -> None:
     app.extensions.setdefault("mdm_panel_sections", []).append(section)
 
 
-def _language() -> str:
-    asked = request.args.get("lang", "")
-    if asked in LANGUAGES:
-        return asked
-    return request.accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
-
-
-def _page(**context: Any) -> tuple[str, int, dict[str, str]]:
-    """The panel page with its inline style and script allowed by a per-response nonce."""
-    nonce = secrets.token_urlsafe(16)
-    lang = _language()
+def _page(lang: str | None = None, **context: Any) -> tuple[str, int, dict[str, str]]:
+    """The panel page in `lang` (else the browser's language); its inline style and script are
+    allowed by the request's nonce."""
+    lang = lang or page_language(LANGUAGES)
     html = render_template(
         "schedules/panel.html",
         lang=lang,
         t=TEXTS[lang],
-        nonce=nonce,
+        nonce=csp_nonce(),
         sections=current_app.extensions.get("mdm_panel_sections", []),
         **context,
     )
-    headers = {
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Language": lang,
-        "Content-Security-Policy": (
-            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-            "connect-src 'self'; base-uri 'none'; form-action 'self'; "
-            "frame-ancestors 'none'"
-        ),
-    }
-    return html, 200, headers
+    return html, 200, {"Cache-Control": "no-store", "Content-Language": lang}
 
 
 @pages.route("/panel")
@@ -71,10 +54,13 @@ def panel_page() -> tuple[str, int, dict[str, str]]:
 
 @pages.route("/panel/<secret>")
 def link_page(secret: str) -> tuple[str, int, dict[str, str]]:
-    """The read-only panel of the school's link; `?screen=1` for the entrance-hall screen."""
+    """The read-only panel of the school's link; `?screen=1` for the entrance-hall screen,
+    which speaks the school's language (its panel setting), not the browser's."""
     try:
-        panel_service.state_for_link(db.session, secret)
+        state = panel_service.state_for_link(db.session, secret)
     except NotFound:
         html, _status, headers = _page(link=None, screen=False, invalid_link=True)
         return html, 404, headers
-    return _page(link=secret, screen=request.args.get("screen") == "1")
+    if request.args.get("screen") == "1":
+        return _page(state.screen_language, link=secret, screen=True)
+    return _page(link=secret, screen=False)

@@ -47,6 +47,7 @@ from schedules.models import (
     Teacher,
     TimeSlot,
 )
+from schedules.panel_texts import LANGUAGES
 
 LINK_PREFIX = "pl_"
 LINK_LOOKUP_CHARS = 8
@@ -55,6 +56,7 @@ STATE_CACHE_ENTRIES = 1024  # schools
 PLAN_CACHE_ENTRIES = 256
 FEED_CACHE_ENTRIES = 8192  # a class feed of two days is about 6 KB: 50 MB a worker at most
 PlanKey = tuple[int, int, datetime | None, date, int]
+DEFAULT_SCREEN_LANGUAGE = LANGUAGES[0]
 # Viewers from whom a school may hide teacher names: students and the entrance-hall screen
 # (the read-only link, whose viewer is "public").
 HIDDEN_FROM = ("student", "public")
@@ -69,6 +71,7 @@ class PanelState:
     plan_version: int
     plan_updated_at: datetime | None
     hide_teachers: bool
+    screen_language: str
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ def _state_query() -> Select[Any]:
         PanelSettings.plan_updated_at,
         PanelSettings.hide_teachers_from_students,
         PanelSettings.public_link_hash,
+        PanelSettings.screen_language,
     ).outerjoin(PanelSettings, PanelSettings.school_id == School.id)
 
 
@@ -104,6 +108,7 @@ def _state(row: Row[Any]) -> PanelState:
         plan_version=row[2] or 0,
         plan_updated_at=row[3],
         hide_teachers=bool(row[4]),
+        screen_language=row[6] or DEFAULT_SCREEN_LANGUAGE,
     )
 
 
@@ -482,7 +487,10 @@ def _settings_row(session: Session, school_id: int) -> PanelSettings:
     settings = session.get(PanelSettings, school_id)
     if settings is None:
         settings = PanelSettings(
-            school_id=school_id, hide_teachers_from_students=False, plan_version=0
+            school_id=school_id,
+            hide_teachers_from_students=False,
+            screen_language=DEFAULT_SCREEN_LANGUAGE,
+            plan_version=0,
         )
         session.add(settings)
     return settings
@@ -493,15 +501,36 @@ def get_settings(session: Session, actor: Actor, school_id: int) -> PanelSetting
     get_school(session, actor, school_id)
     settings = session.get(PanelSettings, school_id)
     return settings or PanelSettings(
-        school_id=school_id, hide_teachers_from_students=False, plan_version=0
+        school_id=school_id,
+        hide_teachers_from_students=False,
+        screen_language=DEFAULT_SCREEN_LANGUAGE,
+        plan_version=0,
     )
 
 
-def set_hide_teachers(session: Session, actor: Actor, school_id: int, hide: bool) -> PanelSettings:
-    """Hide (or show again) teacher names from students on the panel."""
+def update_settings(
+    session: Session,
+    actor: Actor,
+    school_id: int,
+    *,
+    hide_teachers_from_students: bool | None = None,
+    screen_language: str | None = None,
+) -> PanelSettings:
+    """Change the school's panel settings that are given: hide (or show again) teacher names
+    from students, the language of the entrance-hall screen."""
     get_school(session, actor, school_id)
+    if screen_language is not None and screen_language not in LANGUAGES:
+        raise ValidationFailed(
+            errors={"screen_language": [f"must be one of {', '.join(LANGUAGES)}"]}
+        )
     settings = _settings_row(session, school_id)
-    settings.hide_teachers_from_students = hide
+    changed: dict[str, Any] = {}
+    if hide_teachers_from_students is not None:
+        settings.hide_teachers_from_students = hide_teachers_from_students
+        changed["hide_teachers_from_students"] = hide_teachers_from_students
+    if screen_language is not None:
+        settings.screen_language = screen_language
+        changed["screen_language"] = screen_language
     session.flush()
     audit.record(
         session,
@@ -510,7 +539,7 @@ def set_hide_teachers(session: Session, actor: Actor, school_id: int, hide: bool
         "school",
         school_id,
         school_id=school_id,
-        details={"hide_teachers_from_students": hide},
+        details=changed,
     )
     return settings
 

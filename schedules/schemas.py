@@ -2,12 +2,14 @@
 settings and link. The OpenAPI document is made from them."""
 
 from datetime import UTC
+from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
 from mdm.platform.schemas import JsonBoolean, PageArgs, Timestamp, page_of
 from schedules.panel import MAX_DAYS
+from schedules.panel_texts import LANGUAGES
 
 NAME = validate.Length(min=1, max=60)
 
@@ -137,8 +139,18 @@ class PanelOptionsSchema(Schema):
     rooms = fields.List(fields.String())
 
 
+SCREEN_LANGUAGE = fields.String(
+    validate=validate.OneOf(LANGUAGES),
+    metadata={
+        "description": "the language of the entrance-hall screen (the panel link's screen "
+        "mode), whatever the browser's: de (the default) or en"
+    },
+)
+
+
 class PanelSettingsSchema(Schema):
     hide_teachers_from_students = fields.Boolean()
+    screen_language = SCREEN_LANGUAGE
     public_link_enabled = fields.Boolean(dump_only=True)
     public_link_lookup = fields.String(
         dump_only=True,
@@ -150,7 +162,13 @@ class PanelSettingsSchema(Schema):
 
 
 class PanelSettingsUpdateSchema(Schema):
-    hide_teachers_from_students = JsonBoolean(required=True)
+    hide_teachers_from_students = JsonBoolean()
+    screen_language = SCREEN_LANGUAGE
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("name at least one setting to change")
 
 
 class PanelLinkSchema(Schema):

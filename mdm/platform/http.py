@@ -1,13 +1,14 @@
 """HTTP helpers every API shares: the blueprint class, body types, paging, the client address,
-and the request's one commit at its end."""
+the address links are made of, the language of a page, and the request's one commit at its
+end."""
 
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import flask_smorest
-from flask import Flask, Request, Response, current_app, request
+from flask import Flask, Request, Response, current_app, has_request_context, request
 from flask.sessions import NullSession, SessionInterface
 from marshmallow import RAISE, Schema
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,10 @@ from mdm.platform import errors, text
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_ONLY = ("application/json",)
+# The languages of the pages, the first the default: German, and English for those who ask.
+PAGE_LANGUAGES = ("de", "en")
+# Where `mdm run` keeps the address it serves (app.extensions), for links made outside requests.
+SERVED_URL = "mdm_served_url"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,38 @@ def page(items: list[Any], total: int, args: dict[str, Any]) -> dict[str, Any]:
 def limit_offset(args: dict[str, Any]) -> dict[str, int]:
     """limit/offset for a service from page/per_page query arguments."""
     return {"limit": args["per_page"], "offset": (args["page"] - 1) * args["per_page"]}
+
+
+class BaseUrlMissing(RuntimeError):
+    """A link is to be made outside a request, and BASE_URL does not say where the service is."""
+
+
+def base_url() -> str:
+    """The address the links the service hands out begin with (no trailing slash): BASE_URL
+    when it is set; else the address the request came to (its Host, or behind
+    TRUSTED_PROXY_HOPS proxies the forwarded one), so a phone that reached the service gets
+    links it can open; else, outside a request, the address `mdm run` serves."""
+    configured = str(current_app.config["BASE_URL"] or "").rstrip("/")
+    if configured:
+        return configured
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    served = current_app.extensions.get(SERVED_URL)
+    if served:
+        return str(served)
+    raise BaseUrlMissing(
+        "links made outside a request need BASE_URL: set MDM_BASE_URL to the address browsers "
+        "and phones reach the service at, e.g. MDM_BASE_URL=http://192.168.1.20:5000"
+    )
+
+
+def page_language(languages: Sequence[str] = PAGE_LANGUAGES) -> str:
+    """The language of a page: `?lang=` when it is one of `languages`, else the one the browser
+    prefers (Accept-Language), else the first (German)."""
+    asked = request.args.get("lang", "")
+    if asked in languages:
+        return asked
+    return request.accept_languages.best_match(languages, default=languages[0])
 
 
 def client_address() -> str | None:

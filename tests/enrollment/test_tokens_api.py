@@ -41,7 +41,7 @@ def test_create_token_shows_the_secret_once_and_stores_its_hash(
     body = response.get_json()
     secret = body["secret"]
     assert is_token_secret(secret)
-    assert body["enrollment_url"] == f"http://localhost:5000/enroll/{secret}"
+    assert body["enrollment_url"] == f"http://localhost/enroll/{secret}"  # the request's Host
     assert body["qr_svg_url"] == body["enrollment_url"] + "/qr.svg"
     assert body["qr_png_url"] == body["enrollment_url"] + "/qr.png"
     token = body["token"]
@@ -161,8 +161,9 @@ def test_qr_codes_of_the_enrollment_url(
 def test_enrollment_page_explains_school_and_byod_enrollment(
     client: FlaskClient, make_token: Callable[..., Any], notice: dict[str, Any]
 ) -> None:
-    school_page = client.get(f"/enroll/{make_token()['secret']}")
-    byod_page = client.get(f"/enroll/{make_token(ownership='byod')['secret']}")
+    english = {"Accept-Language": "en"}
+    school_page = client.get(f"/enroll/{make_token()['secret']}", headers=english)
+    byod_page = client.get(f"/enroll/{make_token(ownership='byod')['secret']}", headers=english)
 
     assert school_page.status_code == 200 and school_page.mimetype == "text/html"
     text = school_page.get_data(as_text=True)
@@ -182,6 +183,6 @@ def test_enrollment_page_of_a_revoked_token(
         f"/api/v1/enrollment-tokens/{issued['token']['id']}/revoke", headers=headers(school_admin)
     )
 
-    page = client.get(f"/enroll/{issued['secret']}")
+    page = client.get(f"/enroll/{issued['secret']}", headers={"Accept-Language": "en"})
 
     assert page.status_code == 410 and "revoked" in page.get_data(as_text=True)

@@ -116,6 +116,19 @@ def test_gunicorn_stops_before_serving_several_workers_with_memory_limits(tmp_pa
     assert settings["control_socket_disable"] is True
 
 
+def test_base_url_is_empty_by_default_and_must_be_an_address(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("MDM_DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite3")
+    secrets = {
+        "SECRET_KEY": "a",
+        "JWT_SECRET_KEY": "b" * 40,
+        "ENCRYPTION_KEYS": ["nV2ikxxRlDk5YDBsj3EyQv8oZGJw6pF8JAyXqmBjGzQ="],
+    }
+    assert create_app(secrets).config["BASE_URL"] == ""
+    monkeypatch.setenv("MDM_BASE_URL", "192.168.1.20:5000")
+    with pytest.raises(ConfigError, match="BASE_URL '192.168.1.20:5000' is not an address"):
+        create_app(secrets)
+
+
 def test_mdm_run_serves_with_the_production_limits_and_no_control_socket() -> None:
     import runpy
 

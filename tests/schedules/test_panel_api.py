@@ -352,6 +352,7 @@ def test_school_admin_toggles_hide_teachers_and_it_is_audited(
     settings_url = url(school) + "/settings"
     assert client.get(settings_url, headers=headers(school_admin)).get_json() == {
         "hide_teachers_from_students": False,
+        "screen_language": "de",
         "public_link_enabled": False,
         "public_link_lookup": None,
         "plan_version": 0,

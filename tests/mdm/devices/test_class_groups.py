@@ -241,7 +241,7 @@ def test_a_token_for_a_class_names_it(
     page = client.get(f"/enroll/{token['secret']}")
 
     assert listed[0]["classes"] == ["7a"]
-    assert "join class <strong>7a</strong>" in page.get_data(as_text=True)
+    assert "Geräte dieses Links kommen in die Klasse 7a" in page.get_data(as_text=True)
     unknown = client.post(
         "/api/v1/enrollment-tokens",
         json={"ownership": "school", "user_role": "student", "class_name": "9z"},

@@ -3,12 +3,14 @@
 import io
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from mdm.accounts.models import School, User
 from mdm.extensions import db
+from mdm.platform.http import SERVED_URL, BaseUrlMissing, base_url
 from mdm.platform.models import AuditEvent
 from tests.conftest import PASSWORD
 from tests.mdm.platform.test_errors import assert_problem
@@ -134,3 +136,35 @@ def test_behind_a_trusted_proxy_limits_and_audit_use_the_client_address(
             select(AuditEvent).where(AuditEvent.action == "auth.login").order_by(AuditEvent.id)
         ).all()[-1]
         assert last.address == "198.51.100.10"
+
+
+def test_links_outside_a_request_need_base_url_and_say_so(app: Flask) -> None:
+    with pytest.raises(BaseUrlMissing, match="MDM_BASE_URL"):
+        base_url()
+    app.extensions[SERVED_URL] = "http://127.0.0.1:5001"  # as `mdm run` does
+    try:
+        assert base_url() == "http://127.0.0.1:5001"
+        app.config["BASE_URL"] = "https://mdm.schulen.example.org/"
+        assert base_url() == "https://mdm.schulen.example.org"
+    finally:
+        del app.extensions[SERVED_URL]
+    with app.test_request_context("/", base_url="http://192.168.1.20:5000"):
+        assert base_url() == "https://mdm.schulen.example.org"
+        app.config["BASE_URL"] = ""
+        assert base_url() == "http://192.168.1.20:5000"
+
+
+def test_behind_a_trusted_proxy_links_follow_the_forwarded_address(
+    make_app: Callable[..., Flask],
+) -> None:
+    other = make_app(TRUSTED_PROXY_HOPS=1)
+
+    @other.route("/test/base-url")
+    def show() -> dict[str, str]:
+        return {"base_url": base_url()}
+
+    answer = other.test_client().get(
+        "/test/base-url",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "mdm.schulen.example.org"},
+    )
+    assert answer.get_json() == {"base_url": "https://mdm.schulen.example.org"}
