@@ -162,3 +162,36 @@ CALENDAR_FETCH_BLOCKED_NETWORKS = [
     "ff00::/8",
 ]
 CALENDAR_FETCH_ALLOWED_NETWORKS: list[str] = []
+
+# Commands (mdm/commands): how long a command waits for its device unless the admin says
+# otherwise, and at most; after how long a command sent without a result is sent again (its
+# answer may have been lost); when a command the device answered "not now" is sent again; how
+# many days finished commands are kept (the audit log keeps who sent what for longer).
+COMMAND_DEFAULT_EXPIRY_SECONDS = 7 * 24 * 3600
+COMMAND_MAX_EXPIRY_SECONDS = 90 * 24 * 3600
+COMMAND_RESEND_SECONDS = 300
+COMMAND_NOT_NOW_RETRY_SECONDS = 300
+COMMAND_RETENTION_DAYS = 14
+# Agents: most pieces of work in one check-in answer (the rest come with the next check-in),
+# and the largest `data` of a result, in bytes of JSON.
+AGENT_MAX_WORK_ITEMS = 50
+AGENT_MAX_RESULT_BYTES = 16 * 1024
+
+# Push wake-ups (mdm/push): how often the job sends queued wake-ups, in seconds; the back-off
+# of a failed wake-up (doubling from the base up to the maximum) and the attempts before it is
+# given up (the device still gets its work at its next check-in); wake-ups sent per run.
+PUSH_SEND_INTERVAL_SECONDS = 15
+PUSH_RETRY_BASE_SECONDS = 30
+PUSH_RETRY_MAX_SECONDS = 3600
+PUSH_MAX_ATTEMPTS = 8
+PUSH_BATCH_SIZE = 5000
+# Timeout of one push request (APNs or a school's webhook), in seconds.
+PUSH_TIMEOUT_SECONDS = 10
+# APNs: the gateway (MDM pushes always use the production gateway), a CA bundle to verify it
+# (empty: the system's), and how many pushes are in flight at once on the HTTP/2 connection.
+PUSH_APNS_URL = "https://api.push.apple.com"
+PUSH_APNS_CA_FILE = ""
+PUSH_APNS_CONCURRENCY = 50
+# Let schools' webhooks point at loopback, private or link-local addresses (a bridge inside the
+# city's own network). Off: such URLs are refused, so a webhook cannot reach internal services.
+PUSH_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False

@@ -4,9 +4,10 @@ facts to headings, paragraphs, lists and links, and only what the service does t
 What the service does today: a device enrolls through the JSON agent protocol
 (docs/agent-protocol.md), checks in regularly and reports its inventory (for a personal device
 only what mdm/devices/byod.py allows, for a school-owned one what the school's inventory policy
-keeps: docs/privacy.md). It sends no settings, apps or commands yet (the
-protocol's `work` list is empty), and it does not speak Apple's MDM protocol yet. When that
-changes, this page changes with it.
+keeps: docs/privacy.md). Through the same protocol it sends the school's policies
+(docs/policies.md) and commands (docs/commands.md); to a personal device only what the BYOD rule
+allows. It does not speak Apple's MDM protocol yet. When that changes, this page changes with
+it.
 """
 
 from dataclasses import dataclass, field
@@ -55,9 +56,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "category_phone_number": "Telefonnummer",
         "category_installed_apps": "Liste aller installierten Apps",
         "category_network": "WLAN-Netz und IP-Adressen",
-        "nothing_sent": "Mehr tut der Dienst heute nicht: er schickt noch keine Einstellungen, "
-        "Apps oder Befehle an Geräte. Er installiert also nichts, schränkt nichts ein und kann "
-        "Geräte weder sperren noch löschen.",
+        "school_manages": "Über die Agent-Software schickt die Schule dem Gerät ihre "
+        "Einstellungen (Code-Sperre, Einschränkungen wie Kamera oder App-Installation, WLAN, "
+        "Apps, Webfilter, Prüfungsmodus – auch nur zu bestimmten Zeiten, etwa während des "
+        "Unterrichts) und Befehle: sperren, neu starten, löschen, Apps installieren und "
+        "entfernen, soweit die Plattform des Geräts sie kennt.",
         "byod_stores": "Die Schule speichert über Ihr Gerät nur:",
         "byod_store_device": "seinen Namen, Plattform, Modell und Systemversion und Ihr "
         "Schulkonto als Besitzer;",
@@ -73,8 +76,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "Bluetooth-Adressen, Telefonnummer, Standort und Ihre eigenen Apps.",
         "byod_never_do": "Ein eigenes Gerät kann die Schule nie löschen, sperren, orten oder "
         "seinen Code zurücksetzen. Sie darf dort nur ihre eigenen Einstellungen und Apps "
-        "verwalten – das tut der Dienst heute noch nicht: er schickt noch keine Einstellungen, "
-        "Apps oder Befehle.",
+        "verwalten: eine Code-Sperre verlangen, WLAN-Netze einrichten und die Apps der Schule "
+        "installieren und entfernen. Einschränkungen (etwa der Kamera), Webfilter, "
+        "Prüfungsmodus und das Sperren von Apps schickt sie nie an ein eigenes Gerät.",
         "byod_you": "Was die Schule über Ihre Geräte speichert, sehen Sie jederzeit mit Ihrem "
         "Schulkonto (GET /api/v1/me/devices), und die Verwaltung beenden Sie selbst (POST "
         "/api/v1/me/devices/<id>/remove-management, oder in der Agent-Software). Danach löscht "
@@ -152,9 +156,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "category_phone_number": "phone number",
         "category_installed_apps": "the list of all installed apps",
         "category_network": "Wi-Fi network and IP addresses",
-        "nothing_sent": "That is all the service does today: it sends no settings, apps or "
-        "commands to devices yet. So it installs nothing, restricts nothing, and cannot lock or "
-        "erase devices.",
+        "school_manages": "Through the agent software the school sends the device its settings "
+        "(passcode, restrictions such as the camera or app installation, Wi-Fi, apps, web "
+        "filter, exam mode – also only at certain times, such as during lessons) and commands: "
+        "lock, restart, erase, install and remove apps, as far as the device's platform has "
+        "them.",
         "byod_stores": "About your device the school stores only:",
         "byod_store_device": "its name, platform, model and system version, and your school "
         "account as its owner;",
@@ -169,8 +175,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "number, IMEI and other device and SIM identifiers, MAC and Bluetooth addresses, phone "
         "number, location, and your own apps.",
         "byod_never_do": "The school can never erase, lock or locate your own device or reset its "
-        "passcode. It may only manage its own settings and apps there – which the service does "
-        "not do yet: it sends no settings, apps or commands yet.",
+        "passcode. It may only manage its own settings and apps there: require a passcode, set "
+        "up Wi-Fi networks, and install and remove the school's apps. Restrictions (such as of "
+        "the camera), web filters, exam mode and blocking apps are never sent to your own "
+        "device.",
         "byod_you": "You can see at any time what the school stores about your devices with your "
         "school account (GET /api/v1/me/devices), and end the management yourself (POST "
         "/api/v1/me/devices/<id>/remove-management, or in the agent software). The school then "
@@ -287,7 +295,7 @@ def describe(lang: str, facts: TokenFacts, protocol_url: str) -> EnrollmentPage:
                 t["school_listed"].format(school=facts.school),
                 t["school_inventory"].format(minutes=minutes),
                 policy_text(t, facts),
-                t["nothing_sent"],
+                t["school_manages"],
             ],
         )
         return EnrollmentPage(

@@ -18,7 +18,14 @@ from mdm.settings import load_config
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 # mdm's own parts, in the order they build on each other.
-SUBPACKAGES = ("mdm.accounts", "mdm.devices", "mdm.agent")
+SUBPACKAGES = (
+    "mdm.accounts",
+    "mdm.devices",
+    "mdm.push",
+    "mdm.policies",
+    "mdm.commands",
+    "mdm.agent",
+)
 log = logging.getLogger(__name__)
 
 

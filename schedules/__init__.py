@@ -10,7 +10,15 @@ def init_app(app: Flask) -> None:
     from mdm.devices.class_groups import register_class_source
     from mdm.extensions import api as rest_api
     from mdm.platform.jobs import JobSpec, register_job
-    from schedules import api, demo, import_folder, import_service, models  # noqa: F401
+    from mdm.policies.calendar import register_school_calendar
+    from schedules import (  # noqa: F401
+        api,
+        demo,
+        import_folder,
+        import_service,
+        models,
+        policy_calendar,
+    )
     from schedules.import_cli import import_group
     from schedules.pages import pages
 
@@ -20,6 +28,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_group)
     register_demo(app, demo.seed)
     register_class_source(app, import_service.timetable_classes)
+    register_school_calendar(app, policy_calendar.school_day)
     if app.config["TIMETABLE_IMPORT_FOLDER"]:
         register_job(
             app,

@@ -78,10 +78,13 @@ def configuration() -> dict[str, Any]:
 @blp.arguments(ResultRequestSchema)
 @blp.response(204)
 @blp.doc(security=DEVICE_AUTH)
-@problems(401, 404, 410)
+@problems(401, 404, 409, 410)
 def result(body: dict[str, Any]) -> None:
-    """Report the result of a piece of work from a check-in answer."""
-    agent.record_result(db.session, _device(), body["work_id"], body["status"])
+    """Report the result of a piece of work from a check-in answer (a policy: the applied hash
+    and the settings that could not be applied in `data`); sending it again changes nothing."""
+    agent.record_result(
+        db.session, _device(), body["work_id"], body["status"], body["detail"], body["data"]
+    )
 
 
 @blp.route("/credential", methods=["POST"])

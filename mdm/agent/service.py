@@ -1,6 +1,8 @@
 """The device side of the JSON agent protocol v1: authentication, check-in, configuration,
 results, credential rotation, unenroll (docs/agent-protocol.md)."""
 
+import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from sqlalchemy import (
     Update,
     bindparam,
     create_engine,
+    exists,
     func,
     select,
     update,
@@ -26,18 +29,25 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from mdm.accounts.models import User
+from mdm.commands import service as commands
+from mdm.commands.models import Command
 from mdm.devices import byod, credentials, identity, inventory_rules
 from mdm.devices import service as devices
 from mdm.devices.models import Device, DeviceCredential, InventoryPolicy
 from mdm.extensions import db
 from mdm.platform import audit
 from mdm.platform.actors import Actor
-from mdm.platform.errors import Gone, NotAuthenticated, NotFound
+from mdm.platform.errors import Gone, NotAuthenticated, NotFound, ValidationFailed
 from mdm.platform.types import utcnow
+from mdm.policies import service as policies
+from mdm.policies.models import DevicePolicyState
+from mdm.push import service as push
 
 PROTOCOL_VERSION = 1
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="agent"'}
 WORK_STATUSES = ("done", "failed", "not_now")
+POLICY_WORK = re.compile(r"^policy-([0-9a-f]{64})$")
+COMMAND_WORK = re.compile(r"^command-([0-9]{1,18})$")
 
 
 class DeviceRetired(Gone):
@@ -58,6 +68,9 @@ class AgentDevice:
     address: str | None
     # The categories of personal inventory its school keeps of it (a school-owned device).
     inventory_kept: frozenset[str] = frozenset()
+    # Whether the device has a policy or commands due: only then is a check-in answered from a
+    # transaction (the fast path stays two statements without one).
+    work_due: bool = False
 
     @property
     def actor(self) -> Actor:
@@ -84,15 +97,24 @@ _COLUMNS = (
     Device.user_role,
     User.role.label("owner_role"),
     InventoryPolicy.kept.label("inventory_policy"),
+    # A device without a policy state was never evaluated (it is, at its check-in).
+    DevicePolicyState.device_id.label("policy_known"),
+    DevicePolicyState.due_at.label("policy_due_at"),
+    exists()
+    .where(Command.device_id == Device.id, Command.due_at <= bindparam("now"))
+    .label("commands_due"),
 )
 # Check-ins are the hottest path of the service: statements are built once (bound parameters)
 # and run on the connection, skipping the ORM layer. The device's user and its school's
-# inventory policy come with it (primary-key joins), for what is kept of its inventory.
+# inventory policy come with it (primary-key joins), for what is kept of its inventory; whether
+# work is due is part of the one SELECT (an index lookup in each of device_policies and
+# commands).
 _CREDENTIAL_WITH_DEVICE = (
     select(*_COLUMNS)
     .join(Device, Device.id == DeviceCredential.device_id)
     .outerjoin(User, User.id == Device.user_id)
     .outerjoin(InventoryPolicy, InventoryPolicy.school_id == Device.school_id)
+    .outerjoin(DevicePolicyState, DevicePolicyState.device_id == Device.id)
 )
 _BY_LOOKUP_KEY = _CREDENTIAL_WITH_DEVICE.where(DeviceCredential.lookup_key == bindparam("key"))
 _BY_FINGERPRINT = _CREDENTIAL_WITH_DEVICE.where(
@@ -218,11 +240,15 @@ def credential_lookup(secret: str | None, client_certificate: str | None) -> Cre
 
 
 def authenticate(
-    connection: Connection, lookup: CredentialLookup, address: str | None
+    connection: Connection,
+    lookup: CredentialLookup,
+    address: str | None,
+    now: datetime | None = None,
 ) -> AgentDevice:
-    """The enrolled device whose credential the request presents."""
+    """The enrolled device whose credential the request presents, and whether work is due."""
     secret = lookup.secret
-    row = connection.execute(lookup.statement, {"key": lookup.key}).one_or_none()
+    now = now or utcnow()
+    row = connection.execute(lookup.statement, {"key": lookup.key, "now": now}).one_or_none()
     if row is None or (secret and not identity.secret_matches(secret, row.secret_hash)):
         raise _refuse("unknown device credential")
     if not secret and (row.not_after is None or row.not_after <= utcnow()):
@@ -245,6 +271,9 @@ def authenticate(
         inventory_kept=inventory_rules.kept_categories(
             row.inventory_policy, inventory_rules.policy_role(row.user_role, row.owner_role)
         ),
+        work_due=row.policy_known is None
+        or (row.policy_due_at is not None and row.policy_due_at <= now)
+        or bool(row.commands_due),
     )
 
 
@@ -299,16 +328,52 @@ def check_in_request(
     os_version: str | None,
 ) -> dict[str, Any]:
     """Authenticate and check in on a check-in connection; once more on a fresh connection when
-    the database dropped the pooled one (after a restart): a check-in may safely run twice."""
+    the database dropped the pooled one (after a restart): a check-in may safely run twice.
+    A device with work due gets it from the request's transaction (`pending_work`)."""
+    now = utcnow()
     for attempt in (1, 2):
         try:
             with check_in_connection() as connection:
-                device = authenticate(connection, lookup, address)
-                return check_in(connection, device, inventory=inventory, os_version=os_version)
+                device = authenticate(connection, lookup, address, now)
+                answer = check_in(
+                    connection, device, inventory=inventory, os_version=os_version, now=now
+                )
+            break
         except DBAPIError as exc:
             if attempt == 2 or not exc.connection_invalidated:
                 raise
-    raise AssertionError("unreachable")
+    if device.work_due:
+        answer["work"] = pending_work(db.session, device, now)
+    return answer
+
+
+def _lock_for_writing(session: Session) -> None:
+    """On SQLite, take the write lock as the transaction begins, so that concurrent requests of
+    one device wait for each other instead of failing when their reads went stale (PostgreSQL
+    locks the rows instead)."""
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite" and not raw.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def pending_work(session: Session, device: AgentDevice, now: datetime) -> list[dict[str, Any]]:
+    """The device's due policy and commands, marked as sent in the session's transaction (the
+    request commits it before the answer leaves): two check-ins never take the same piece."""
+    config = current_app.config
+    resend = int(config["COMMAND_RESEND_SECONDS"])
+    limit = int(config["AGENT_MAX_WORK_ITEMS"])
+    _lock_for_writing(session)
+    work: list[dict[str, Any]] = []
+    policy = policies.policy_work(
+        session, device.device_id, device.school_id, device.ownership, now, resend
+    )
+    if policy is not None:
+        work.append(policy)
+    work += commands.command_work(session, device.device_id, now, limit - len(work), resend)
+    push.forget_wakeup(session, device.device_id)
+    session.flush()
+    return work
 
 
 def configuration(device: Device) -> dict[str, Any]:
@@ -336,9 +401,54 @@ def current_configuration(session: Session, device: AgentDevice) -> dict[str, An
     return configuration(row)
 
 
-def record_result(session: Session, device: AgentDevice, work_id: str, status: str) -> None:
-    """Record the result of a piece of pending work; v1 has no kinds of work yet."""
-    raise NotFound(f"device {device.device_id} has no pending work {work_id!r}")
+def _check_data(data: dict[str, Any]) -> None:
+    limit = int(current_app.config["AGENT_MAX_RESULT_BYTES"])
+    if byod.inventory_depth(data) > byod.MAX_INVENTORY_DEPTH:
+        raise ValidationFailed(
+            errors={"data": [f"objects and lists nest at most {byod.MAX_INVENTORY_DEPTH} deep"]}
+        )
+    size = len(json.dumps(data, separators=(",", ":")).encode())
+    if size > limit:
+        raise ValidationFailed(errors={"data": [f"at most {limit} bytes of JSON, got {size}"]})
+
+
+def record_result(
+    session: Session,
+    device: AgentDevice,
+    work_id: str,
+    status: str,
+    detail: str = "",
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Record the result of a piece of work the device was sent (a policy: the hash it applied
+    and the settings it could not apply; a command: its result). The same result twice changes
+    nothing the second time (False)."""
+    data = data or {}
+    _check_data(data)
+    now = now or utcnow()
+    retry = int(current_app.config["COMMAND_NOT_NOW_RETRY_SECONDS"])
+    policy = POLICY_WORK.match(work_id)
+    command = COMMAND_WORK.match(work_id)
+    if policy is None and command is None:
+        raise NotFound(f"device {device.device_id} has no pending work {work_id!r}")
+    _lock_for_writing(session)
+    if policy is not None:
+        return policies.record_policy_result(
+            session, device.device_id, policy.group(1), status, detail, data, now, retry
+        )
+    assert command is not None
+    return commands.record_command_result(
+        session,
+        device.device_id,
+        device.ownership,
+        int(command.group(1)),
+        status,
+        detail,
+        data,
+        now,
+        retry,
+    )
 
 
 def unenroll(session: Session, device: AgentDevice) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mdm.accounts.models import School, User
 from mdm.accounts.names import class_key
+from mdm.devices import hooks
 from mdm.devices.models import Device, Group, group_devices, group_users
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -233,8 +234,11 @@ def sync_class_groups(session: Session, actor: Actor, school_id: int) -> ClassGr
     }
     _replace(session, group_users, "user_id", add_users, remove_users)
     _replace(session, group_devices, "device_id", add_devices, remove_devices)
-    _bump(session, {device for _group, device in add_devices | remove_devices})
+    moved = {device for _group, device in add_devices | remove_devices}
+    _bump(session, moved)
     _forget_loaded_memberships(session)
+    # What follows groups (the policies assigned to a class group) follows the devices too.
+    hooks.memberships_changed(session, sorted(moved))
     changes.students_added, changes.students_removed = len(add_users), len(remove_users)
     changes.devices_added, changes.devices_removed = len(add_devices), len(remove_devices)
     if changes.any:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.accounts.models import School, User
-from mdm.devices import class_groups
+from mdm.devices import class_groups, hooks
 from mdm.devices.models import GROUP_KINDS, Device, Group
 from mdm.devices.service import bump_config, require_admin
 from mdm.platform import audit
@@ -117,7 +117,8 @@ def update_group(session: Session, actor: Actor, group_id: int, changes: dict[st
 def delete_group(session: Session, actor: Actor, group_id: int) -> None:
     """Delete a group; its devices and users stay."""
     group = get_group(session, actor, group_id)
-    bump_config(session, [device.id for device in group.devices])
+    members = [device.id for device in group.devices]
+    bump_config(session, members)
     audit.record(
         session,
         actor,
@@ -129,6 +130,7 @@ def delete_group(session: Session, actor: Actor, group_id: int) -> None:
     )
     session.delete(group)
     session.flush()
+    hooks.memberships_changed(session, members)
 
 
 def _members(session: Session, model: Any, ids: list[int], school_id: int, field: str) -> list[Any]:
@@ -153,6 +155,7 @@ def add_devices(session: Session, actor: Actor, group_id: int, device_ids: list[
     group.devices.extend(new)
     session.flush()
     bump_config(session, [device.id for device in new])
+    hooks.memberships_changed(session, [device.id for device in new])
     audit.record(
         session,
         actor,
@@ -174,6 +177,7 @@ def remove_device(session: Session, actor: Actor, group_id: int, device_id: int)
     group.devices.remove(device)
     session.flush()
     bump_config(session, [device_id])
+    hooks.memberships_changed(session, [device_id])
     audit.record(
         session,
         actor,

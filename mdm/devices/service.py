@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mdm.accounts.models import School, User
-from mdm.devices import byod, class_groups, inventory_rules
+from mdm.devices import byod, class_groups, hooks, inventory_rules
 from mdm.devices.models import Device, Group, group_devices
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -197,7 +197,11 @@ def update_device(
         # A student's device is in the student's class group (and in no other class's).
         class_group = class_groups.class_group_for(session, actor, device.school_id, user)
         device.user_id = user.id if user is not None else None
+        before = {group.id for group in device.groups}
         device.groups = class_groups.with_class_group(list(device.groups), user, class_group)
+        if {group.id for group in device.groups} != before:
+            session.flush()
+            hooks.memberships_changed(session, [device.id])
     # Raised by the database (config_version = config_version + 1), so that parallel changes
     # each get their own version.
     device.config_version = Device.config_version + 1
@@ -373,6 +377,7 @@ def create_device(
     )
     session.add(device)
     session.flush()
+    hooks.device_created(session, device)
     return device
 
 

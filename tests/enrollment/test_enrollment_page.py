@@ -74,7 +74,7 @@ def test_every_page_promises_nothing_the_service_does_not_do(
     assert (PROTOCOL, page.TEXTS[lang]["protocol_link"]) in described.how.links
     assert described.can_enroll
     if ownership == "school":
-        assert page.TEXTS[lang]["nothing_sent"] in text
+        assert page.TEXTS[lang]["school_manages"] in text
 
 
 def test_an_ipad_token_says_apple_device_management_is_not_offered_yet() -> None:
@@ -262,3 +262,22 @@ def test_the_page_follows_the_schools_inventory_policy_by_the_tokens_role(
 ) -> None:
     html = client.get(f"/enroll/{make_token(user_role=role)['secret']}").get_data(as_text=True)
     assert kept in html
+
+
+def test_what_the_byod_page_says_the_school_never_sends_the_merge_leaves_out() -> None:
+    """The personal-device page's list is the BYOD rule of mdm/policies/merge.py."""
+    from mdm.policies.merge import byod_reason
+
+    text = words(page.describe("en", facts(ownership="byod", notice_version=1), PROTOCOL))
+    assert "require a passcode, set up Wi-Fi networks, and install and remove" in text
+    assert byod_reason("passcode.required", True) is None
+    assert byod_reason("wifi[Schule]", {"ssid": "Schule"}) is None
+    assert byod_reason("apps[de.schule.app]", "required") is None
+    assert "Restrictions (such as of the camera), web filters, exam mode and blocking apps" in text
+    for never in (
+        ("restrictions.camera", False),
+        ("web_filter.allow_listed_only", True),
+        ("single_app", {"app": "x", "exam": True}),
+        ("apps[com.example.game]", "blocked"),
+    ):
+        assert byod_reason(*never) is not None

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 from flask.testing import FlaskClient
 
@@ -88,10 +89,6 @@ def test_nullable_fields_are_declared_nullable(client: FlaskClient) -> None:
 def test_booleans_in_bodies_are_json_booleans(app) -> None:
     """`"1"` or `"no"` in a JSON body is a 400, not a guess: every body's booleans are
     JsonBoolean (query parameters, which are text, keep marshmallow's Boolean)."""
-    from marshmallow import fields
-
-    from mdm.platform.schemas import JsonBoolean
-
     lax = []
     for endpoint, view in app.view_functions.items():
         while view is not None and not hasattr(view, "_apidoc"):
@@ -99,11 +96,25 @@ def test_booleans_in_bodies_are_json_booleans(app) -> None:
         for argument in (view._apidoc.get("arguments", {}) if view else {}).get("parameters", []):
             if argument["in"] != "json":
                 continue
-            schema = argument["schema"]
-            schema = schema() if isinstance(schema, type) else schema
-            for name, field in schema.fields.items():
-                if field.dump_only or isinstance(field, JsonBoolean):
-                    continue
-                if isinstance(field, fields.Boolean):
-                    lax.append(f"{endpoint}: {name}")
+            lax += [f"{endpoint}: {name}" for name in _lax_booleans(argument["schema"])]
     assert lax == []
+
+
+def _lax_booleans(schema: Any, prefix: str = "") -> list[str]:
+    """The marshmallow Booleans in a schema, nested schemas and lists included."""
+    from marshmallow import fields
+
+    from mdm.platform.schemas import JsonBoolean
+
+    schema = schema() if isinstance(schema, type) else schema
+    found = []
+    for name, field in schema.fields.items():
+        while isinstance(field, fields.List):
+            field = field.inner
+        if field.dump_only or isinstance(field, JsonBoolean):
+            continue
+        if isinstance(field, fields.Boolean):
+            found.append(prefix + name)
+        elif isinstance(field, fields.Nested):
+            found += _lax_booleans(field.schema, f"{prefix}{name}.")
+    return found

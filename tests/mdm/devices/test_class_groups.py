@@ -299,14 +299,16 @@ def test_a_sync_is_a_few_statements_however_many_students(
         changes = class_groups.sync_class_groups(db.session, Actor.system("test"), school.id)
 
     assert (changes.students_added, changes.devices_added) == (students, students)
+    # the sync's own reads, then the moved devices' policies, per chunk of devices: a fixed
+    # number of statements for 20 students as for 200
     reads = [s for s in statements if s.startswith("SELECT")]
-    assert len(reads) <= 8, reads
+    assert len(reads) <= 12, reads
     for user in users[:3]:
         user.class_name = "11b"
     with count_queries() as statements:
         moved = class_groups.sync_class_groups(db.session, Actor.system("test"), school.id)
     assert (moved.students_removed, moved.students_added, moved.devices_added) == (3, 3, 3)
-    assert len([s for s in statements if s.startswith("SELECT")]) <= 8
+    assert len([s for s in statements if s.startswith("SELECT")]) <= 12
     assert (
         db.session.scalar(
             select(func.count())

@@ -27,6 +27,10 @@ def test_every_package_job_is_registered(make_app: Callable[..., Flask], tmp_pat
     with_folder = make_app(TIMETABLE_IMPORT_FOLDER=str(tmp_path))
     assert {spec.id for spec in registered_jobs(with_folder)} == {
         "platform.housekeeping",
+        "policies.windows",
+        "commands.expire",
+        "commands.retention",
+        "push.send",
         "schedules.import-folder",
         "calendars.refresh-sources",
         "calendars.prune-event-states",
