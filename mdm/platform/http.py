@@ -224,7 +224,8 @@ def check_body_type() -> Response | None:
 
 def finish_transaction(response: Response) -> Response:
     """Commit once at the end of a successful request; roll back otherwise."""
-    if not db.session().in_transaction():
+    # registry.has(): a request that never asked for a session gets none made here
+    if not db.session.registry.has() or not db.session().in_transaction():
         return response  # the request did not touch the database
     if response.status_code >= 400:
         db.session.rollback()
