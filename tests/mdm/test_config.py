@@ -95,6 +95,7 @@ def test_production_with_several_workers_needs_a_shared_limit_store() -> None:
     check_workers(memory, 1)  # one process counts everything
     check_workers({**memory, "ENV": "development"}, 5)  # the embedded default
     check_workers({**memory, "RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0"}, 5)
+    check_workers({}, 5)  # not this service (the benchmarks' trivial ceiling app)
 
 
 def test_gunicorn_stops_before_serving_several_workers_with_memory_limits(tmp_path) -> None:
