@@ -19,6 +19,7 @@ from flask import (
 from markupsafe import Markup
 
 from mdm.platform.http import page_language
+from mdm.platform.pages import SITE
 
 pages = Blueprint("pages", __name__)
 # Swagger UI's files, as the flask-swagger-ui package ships them; only these two are served.
@@ -29,15 +30,6 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 DOCUMENTS = {"agent-protocol": "agent-protocol.md"}
 
 
-# What every page of the service's own layout (mdm/base.html) says, by language.
-SITE: dict[str, dict[str, str]] = {
-    "de": {
-        "name": "Schul-MDM",
-        "languages": "Sprache",
-        "english_only": "Dieses Dokument gibt es nur auf Englisch.",
-    },
-    "en": {"name": "Schul-MDM", "languages": "Language", "english_only": ""},
-}
 START: dict[str, dict[str, str]] = {
     "de": {
         "intro": "Geräteverwaltung und Vertretungspläne der Schulen.",

@@ -7,9 +7,11 @@ from mdm.platform.ratelimit import make_counter
 
 
 def init_app(app: Flask) -> None:
-    """Logins, the login rate limits, the accounts API and the housekeeping job."""
-    from mdm.accounts import api, auth, jobs, login
+    """Logins, the login rate limits, the accounts API, the housekeeping job, and the pages:
+    login, account, dashboard."""
+    from mdm.accounts import api, auth, jobs, login, page_auth, pages
     from mdm.extensions import api as rest_api
+    from mdm.platform.pages import AdminLink, register_admin_link
 
     auth.init_app(app)
     app.extensions[login.FAILURES] = make_counter(
@@ -35,3 +37,6 @@ def init_app(app: Flask) -> None:
         },
     )
     jobs.init_app(app)
+    app.register_blueprint(pages.pages)
+    app.before_request(page_auth.forget_page_user)
+    register_admin_link(app, AdminLink("account_pages.dashboard", pages.NAV["dashboard"], order=10))

@@ -25,6 +25,8 @@ from mdm.platform.scoping import (
 )
 from mdm.platform.types import utcnow
 
+# The languages of the admin pages a user may choose.
+LANGUAGES = ("de", "en")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MIN_PASSWORD = 8
 # Roles each role may create and manage.
@@ -381,3 +383,23 @@ def change_own_password(session: Session, actor: Actor, current: str, new: str) 
     set_password(user, new)
     session.flush()
     audit.record(session, actor, "user.password", "user", user.id, school_id=user.school_id)
+
+
+def set_language(session: Session, actor: Actor, language: str | None) -> None:
+    """Set the language of one's own admin pages ("de", "en"; None follows the browser)."""
+    if language is not None and language not in LANGUAGES:
+        raise ValidationFailed(errors={"language": [f"one of {', '.join(LANGUAGES)}"]})
+    user = session.get(User, actor.user_id)
+    if user is None:
+        raise NotFound("no such user")
+    user.language = language
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.language",
+        "user",
+        user.id,
+        school_id=user.school_id,
+        details={"language": language},
+    )
