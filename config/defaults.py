@@ -37,6 +37,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = False
 
+# The TrueType font of the printed password slips (PDF): one with every letter of the names
+# (Debian's fonts-dejavu-core). Without it, letters beyond Latin-1 print as "?".
+PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
 # werkzeug password hash method; "scrypt" is scrypt with n=2**15, r=8, p=1.
 PASSWORD_HASH_METHOD = "scrypt"
 # The lower cost of generated initial passwords (72 random bits), so that a school's import of a
