@@ -15,7 +15,13 @@ from mdm.accounts.models import ROLES, School, User
 from mdm.accounts.password_slips import Slip, password_slips_pdf
 from mdm.extensions import db
 from mdm.platform import audit as audit_log
-from mdm.platform.dashboard import SchoolRef, city_totals, dashboard_figures, figure_url
+from mdm.platform.dashboard import (
+    SchoolRef,
+    city_totals,
+    dashboard_figures,
+    figure_text,
+    figure_url,
+)
 from mdm.platform.errors import Conflict, NotAuthenticated, RateLimited, ValidationFailed
 from mdm.platform.http import PAGE_LANGUAGES, base_url
 from mdm.platform.pages import (
@@ -226,15 +232,22 @@ def dashboard() -> ResponseReturnValue:
         schools = [school for school in schools if school.id == int(school_id)]
     refs = [SchoolRef(school.id, school.timezone) for school in schools]
     figures = dashboard_figures(db.session, refs, utcnow())
+    lang = admin_language()
+    # Each figure's text and link, made once here: the city's table has 90 rows of them.
+    cells = {
+        school.id: [
+            (figure, figure_text(figure, school.timezone, lang), figure_url(figure))
+            for figure in figures[school.id]
+        ]
+        for school in schools
+    }
     return render_admin(
         "accounts/dashboard.html",
         TEXTS,
         schools=schools,
-        figures=figures,
+        cells=cells,
         totals=city_totals(figures) if len(schools) > 1 else [],
         columns=figures[schools[0].id] if schools else [],
-        by_key={sid: {f.key: f for f in found} for sid, found in figures.items()},
-        figure_url=figure_url,
     )
 
 
