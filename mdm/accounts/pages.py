@@ -456,7 +456,15 @@ def users() -> ResponseReturnValue:
 def user(user_id: int) -> ResponseReturnValue:
     """One account, its events, and resetting its password."""
     found = service.get_user(db.session, page_auth.page_actor(), user_id)
-    return render_admin("accounts/user.html", USER_TEXTS, user=found, schools=_schools_by_id())
+    schools = _schools_by_id()
+    home = schools.get(found.school_id) if found.school_id else None
+    return render_admin(
+        "accounts/user.html",
+        USER_TEXTS,
+        user=found,
+        schools=schools,
+        timezone=home.timezone if home else current_app.config["DEFAULT_TIMEZONE"],
+    )
 
 
 @pages.route("/admin/users/<int:user_id>/reset-password", methods=["POST"])

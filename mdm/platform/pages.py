@@ -94,7 +94,9 @@ ERRORS: dict[str, dict[int | str, tuple[str, str]]] = {
         404: ("Nicht gefunden", "Diese Seite oder dieses Objekt gibt es nicht."),
         409: ("Konflikt", "Die Änderung widerspricht dem aktuellen Stand; nichts wurde geändert."),
         410: ("Nicht mehr vorhanden", "Dieses Objekt gibt es nicht mehr."),
+        405: ("Nicht möglich", "Diese Seite nimmt diese Art Anfrage nicht an."),
         429: ("Zu viele Versuche", "Bitte warten Sie {retry} Sekunden und versuchen Sie es dann."),
+        500: ("Fehler", "Auf unserer Seite ging etwas schief; es wurde protokolliert."),
         "csrf": (
             "Formular abgelaufen",
             "Das Formular war zu alt oder kam nicht von dieser Seite; nichts wurde geändert. "
@@ -107,7 +109,9 @@ ERRORS: dict[str, dict[int | str, tuple[str, str]]] = {
         404: ("Not found", "This page or object does not exist."),
         409: ("Conflict", "The change conflicts with the current state; nothing was changed."),
         410: ("Gone", "This object no longer exists."),
+        405: ("Not possible", "This page does not take this kind of request."),
         429: ("Too many attempts", "Please wait {retry} seconds, then try again."),
+        500: ("Error", "Something went wrong on our side; it has been logged."),
         "csrf": (
             "Form expired",
             "The form was too old or did not come from this site; nothing was changed. "

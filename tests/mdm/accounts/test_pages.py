@@ -231,3 +231,19 @@ def test_admin_pages_run_no_script_without_this_requests_nonce(
         assert " style=" not in html and " onclick=" not in html
         assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
     assert re.findall(r"<script([^>]*)>", pages[-1].get_data(as_text=True))
+
+
+def test_a_logout_on_the_panel_ends_the_pages_login_too(client: FlaskClient, teacher: User) -> None:
+    token = csrf_of(client)
+    html = client.post(
+        "/login", data={"username": "teacher-a", "password": PASSWORD, "csrf_token": token}
+    ).get_data(as_text=True)
+    assert client.get("/account").status_code == 200
+    access = html.split('"access_token": "')[1].split('"')[0]
+    assert (
+        client.post(
+            "/api/v1/auth/logout", headers={"Authorization": f"Bearer {access}"}
+        ).status_code
+        == 204
+    )
+    assert client.get("/account").status_code == 302
