@@ -25,6 +25,9 @@ def compliance_figures(
         .where(
             Device.school_id.in_([school.id for school in schools]),
             Device.status == "enrolled",
+            # Implied by the rule (non-compliant devices failed settings); it lets the database
+            # join only the states with failures.
+            DevicePolicyState.failed_count > 0,
             compliance_column == "non_compliant",
         )
         .group_by(Device.school_id)
