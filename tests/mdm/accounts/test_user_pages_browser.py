@@ -58,6 +58,7 @@ def test_a_school_admin_imports_a_class_and_prints_its_passwords_by_keyboard(
     keys(driver, Keys.ENTER)
     wait_for_heading(driver, "Benutzerinnen und Benutzer")
     found = {"/admin/users": accessibility_violations(driver)}
+    screenshot(driver, "users")
     tab_to(driver, "Aus CSV-Datei importieren")
     keys(driver, Keys.ENTER)
     wait_for_heading(driver, "Benutzer importieren")
@@ -129,6 +130,7 @@ def test_a_password_reset_is_confirmed_and_found_in_the_audit_log(
     screenshot(driver, "audit")
     driver.get(f"{server}/admin/classes")
     found["classes"] = accessibility_violations(driver)
+    screenshot(driver, "classes")
     assert {path: v for path, v in found.items() if v} == {}
     assert console_errors(driver) == []
 
@@ -142,6 +144,7 @@ def test_the_city_creates_a_school_and_its_admin(
     driver.find_element(By.LINK_TEXT, "Schools").click()
     wait_for_heading(driver, "Schools")
     found = {"schools": accessibility_violations(driver)}
+    screenshot(driver, "schools")
     tab_to(driver, "f-name")
     keys(driver, "Gesamtschule Süd", Keys.TAB, "gesamtschule-sued")
     tab_to(driver, "Create")
