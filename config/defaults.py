@@ -28,6 +28,19 @@ REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
 # change knows at once; changes always check logins in the database). 0 looks on every request.
 CACHE_CHECK_SECONDS = 1.0
 
+# The admin pages' login is a signed cookie (Flask's session, signed with SECRET_KEY), read only
+# by pages, never by /api. It lasts as long as a refresh token (REFRESH_TOKEN_SECONDS) unless
+# logged out; a logout, a password change or a disabled account ends it at once. Set
+# SESSION_COOKIE_SECURE = true when the service is reached over HTTPS (as in production).
+SESSION_COOKIE_NAME = "mdm_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = False
+
+# The TrueType font of the printed password slips (PDF): one with every letter of the names
+# (Debian's fonts-dejavu-core). Without it, letters beyond Latin-1 print as "?".
+PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
 # werkzeug password hash method; "scrypt" is scrypt with n=2**15, r=8, p=1.
 PASSWORD_HASH_METHOD = "scrypt"
 # The lower cost of generated initial passwords (72 random bits), so that a school's import of a

@@ -9,13 +9,14 @@ from mdm.platform.ratelimit import make_counter
 
 
 def init_app(app: Flask) -> None:
-    """Add the enrollment API, the agent's enroll request, the enrollment page and the demo
-    devices."""
-    from enrollment import api, demo
+    """Add the enrollment API, the agent's enroll request, the enrollment page, the privacy
+    notices' admin page and the demo devices."""
+    from enrollment import api, demo, notice_pages
 
     rest_api.register_blueprint(api.blp)
     rest_api.register_blueprint(api.agent_blp)
     app.register_blueprint(api.pages)
+    app.register_blueprint(notice_pages.pages)
     app.extensions["enrollment_token_failures"] = make_counter(
         app.config["RATELIMIT_STORAGE_URL"],
         int(app.config["ENROLLMENT_TOKEN_FAILURE_WINDOW_SECONDS"]),

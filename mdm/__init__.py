@@ -13,6 +13,7 @@ from sqlalchemy import event, text
 
 from mdm.extensions import api, db, jwt, migrate
 from mdm.platform import cache, errors, headers, http
+from mdm.platform import pages as page_frame
 from mdm.platform.types import render_migration_type
 from mdm.settings import load_config
 
@@ -61,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     headers.init_app(app)  # before http: after-request functions run last-registered first
     http.init_app(app)
+    page_frame.init_app(app)
     return app
 
 

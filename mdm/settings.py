@@ -45,6 +45,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     _apply_secrets(app)
     app.config["JWT_ACCESS_TOKEN_EXPIRES"] = int(app.config["ACCESS_TOKEN_SECONDS"])
     app.config["JWT_REFRESH_TOKEN_EXPIRES"] = int(app.config["REFRESH_TOKEN_SECONDS"])
+    # The pages' login cookie lives as long as the refresh token its login made.
+    app.config["PERMANENT_SESSION_LIFETIME"] = int(app.config["REFRESH_TOKEN_SECONDS"])
 
 
 def _environment_settings() -> dict[str, Any]:

@@ -31,7 +31,12 @@ from mdm.agent.service import CHECK_IN_ENGINE
 from mdm.extensions import db
 from mdm.platform.ratelimit import make_counter
 
-pytest_plugins = ["tests.fixtures.devices", "tests.fixtures.browser", "tests.fixtures.policies"]
+pytest_plugins = [
+    "tests.fixtures.devices",
+    "tests.fixtures.browser",
+    "tests.fixtures.policies",
+    "tests.fixtures.pages",
+]
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 TEST_SECRETS = {

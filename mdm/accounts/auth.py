@@ -206,6 +206,16 @@ def _schools_of_changed_user(user: User) -> set[int | None]:
     return schools
 
 
+def user_of_login(claims: dict[str, Any]) -> User | None:
+    """The active user of a login's claims (sub, jti, rjti, iat, gen), checked as every bearer
+    token is: None when it was revoked, predates a password change, or the account is off.
+    The pages' cookie session keeps its refresh token's claims and asks this on every page."""
+    if _is_revoked({}, claims):
+        g.pop("mdm_token_user", None)
+        return None
+    return _load_user({}, claims)
+
+
 def actor_of(user: User, address: str | None) -> Actor:
     """A user as the actor of a service call."""
     return Actor(

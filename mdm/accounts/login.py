@@ -1,6 +1,7 @@
 """Logging in and out: passwords under rate limits, access and refresh tokens, revocation."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_jwt_extended import (
@@ -17,6 +18,7 @@ from mdm.accounts import service
 from mdm.accounts.auth import GENERATION, actor_of, current_actor
 from mdm.accounts.models import RevokedToken, User
 from mdm.platform import audit
+from mdm.platform.actors import Actor
 from mdm.platform.errors import NotAuthenticated, RateLimited
 from mdm.platform.http import client_address
 from mdm.platform.ratelimit import FailureCounter, take_all
@@ -84,24 +86,30 @@ def refresh_access_token() -> str:
 
 def logout(session: Session) -> None:
     """Revoke the access token of this request and the refresh token it came from."""
-    claims = get_jwt()
+    revoke_login(session, current_actor(), get_jwt(), school_id=current_user.school_id)
+
+
+def revoke_login(
+    session: Session, actor: Actor, claims: dict[str, Any], *, school_id: int | None
+) -> None:
+    """End a login: revoke the token of these claims and the refresh token it came from (the
+    API's logout, and the pages' logout, whose session keeps its refresh token's claims)."""
     user_id = int(claims["sub"])
-    session.add(
-        RevokedToken(
-            jti=claims["jti"],
-            user_id=user_id,
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    if session.get(RevokedToken, claims["jti"]) is None:
+        session.add(
+            RevokedToken(
+                jti=claims["jti"],
+                user_id=user_id,
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
         )
-    )
     if claims.get("rjti") and session.get(RevokedToken, claims["rjti"]) is None:
         lifetime = timedelta(seconds=int(current_app.config["REFRESH_TOKEN_SECONDS"]))
         session.add(
             RevokedToken(jti=claims["rjti"], user_id=user_id, expires_at=utcnow() + lifetime)
         )
     session.flush()
-    audit.record(
-        session, current_actor(), "auth.logout", "user", user_id, school_id=current_user.school_id
-    )
+    audit.record(session, actor, "auth.logout", "user", user_id, school_id=school_id)
 
 
 def prune_revoked_tokens(session: Session) -> int:

@@ -55,6 +55,8 @@ class User(db.Model):
     # Rises with every password change or reset; a login's tokens carry the generation they
     # were made in, and those of an earlier one are refused, however soon after they were made.
     login_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The language of the admin pages the user chose ("de", "en"); None follows the browser.
+    language: Mapped[str | None] = mapped_column(String(2))
 
     school: Mapped[School | None] = relationship()
 

@@ -4,13 +4,16 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The command API and the jobs that expire and prune commands."""
-    from mdm.commands import api, service
+    """The command API, the jobs that expire and prune commands, and the pending and failed
+    commands on the dashboard."""
+    from mdm.commands import api, dashboard, service
     from mdm.extensions import api as rest_api
     from mdm.extensions import db
+    from mdm.platform.dashboard import register_dashboard_provider
     from mdm.platform.jobs import JobSpec, register_job
 
     rest_api.register_blueprint(api.blp)
+    register_dashboard_provider(app, dashboard.command_figures)
     register_job(
         app, JobSpec(id="commands.expire", func=lambda: service.expire(db.session), seconds=300)
     )

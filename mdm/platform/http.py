@@ -1,6 +1,6 @@
 """HTTP helpers every API shares: the blueprint class, body types, paging, the client address,
-the address links are made of, the language of a page, and the request's one commit at its
-end."""
+the address links are made of, the language of a page, the pages' cookie session (never on
+/api), and the request's one commit at its end."""
 
 import io
 import logging
@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import flask_smorest
 from flask import Flask, Request, Response, current_app, has_request_context, request
-from flask.sessions import NullSession, SessionInterface
+from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
 from marshmallow import RAISE, Schema
 from sqlalchemy.exc import IntegrityError
 from webargs.flaskparser import FlaskParser
@@ -118,14 +118,30 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ArgumentsParser()
 
 
-class NoCookieSessions(SessionInterface):
-    """Logins are bearer tokens, never cookies: Flask's cookie session is not opened at all."""
+# Paths whose requests never open the pages' cookie session: the JSON API takes bearer tokens
+# only, so a cookie a browser sends along is never a login there (and never a CSRF risk).
+NO_SESSION_PREFIXES = ("/api/",)
 
-    def open_session(self, app: Flask, request: Request) -> NullSession:
-        return self.make_null_session(app)
+
+def opens_page_session(path: str) -> bool:
+    """Whether a request to this path may use the pages' cookie session."""
+    return not path.startswith(NO_SESSION_PREFIXES)
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie session, for the server-rendered pages only: on /api it is not
+    opened at all (a null session, no cookie read or written)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | NullSession:
+        if not opens_page_session(request.path):
+            return self.make_null_session(app)
+        opened = super().open_session(app, request)
+        return self.make_null_session(app) if opened is None else opened
 
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
-        return None
+        if isinstance(session, NullSession):
+            return None
+        return super().save_session(app, session, response)
 
 
 def _view_function(endpoint: str | None) -> Any:
@@ -253,14 +269,14 @@ def finish_transaction(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """No cookie sessions; the client address behind trusted proxies; the body checks before
-    and the commit after every request."""
+    """Cookie sessions for pages only; the client address behind trusted proxies; the body
+    checks before and the commit after every request."""
     hops = int(app.config["TRUSTED_PROXY_HOPS"])
     if hops > 0:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
-    app.session_interface = NoCookieSessions()
+    app.session_interface = PageSessions()
     app.before_request(read_streamed_body)
     app.before_request(check_body_type)
     app.before_request(refuse_unstorable_text)

@@ -5,14 +5,17 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The policy API, the hooks on devices, and the job that opens and closes time windows."""
+    """The policy API, the hooks on devices, the job that opens and closes time windows, and the
+    non-compliant devices on the dashboard."""
     from mdm.devices import hooks
     from mdm.extensions import api as rest_api
     from mdm.extensions import db
+    from mdm.platform.dashboard import register_dashboard_provider
     from mdm.platform.jobs import JobSpec, register_job
-    from mdm.policies import api, service
+    from mdm.policies import api, dashboard, service
 
     rest_api.register_blueprint(api.blp)
+    register_dashboard_provider(app, dashboard.compliance_figures)
     hooks.on_device_created(app, service.device_created)
     hooks.on_memberships_changed(app, service.memberships_changed)
     register_job(

@@ -106,11 +106,11 @@ def test_images_files_json_and_problems_have_theirs(
 def test_a_problem_made_at_commit_time_has_them_too(make_app: Callable[..., Flask]) -> None:
     other = make_app()
 
-    @other.route("/test/two-schools-of-one-slug", methods=["POST"])
+    @other.route("/api/test/two-schools-of-one-slug", methods=["POST"])
     def two_schools() -> dict[str, str]:
         db.session.add_all([School(slug="same", name="A"), School(slug="same", name="B")])
         return {"status": "saved?"}
 
-    response = other.test_client().post("/test/two-schools-of-one-slug")
+    response = other.test_client().post("/api/test/two-schools-of-one-slug")
     assert response.status_code == 409 and response.mimetype == "application/problem+json"
     assert_other_headers(response)
