@@ -19,6 +19,7 @@ from enrollment.schemas import (
     NoticeSchema,
     OwnDeviceSchema,
     TokenCreateSchema,
+    TokenEnrollmentSchema,
     TokenQueryArgs,
     TokenSchema,
 )
@@ -78,6 +79,14 @@ def create_token(body: dict[str, Any]) -> Any:
 def get_token(token_id: int) -> Any:
     """One enrollment token."""
     return service.get_token(db.session, current_actor(), token_id)
+
+
+@blp.route("/enrollment-tokens/<int:token_id>/devices", methods=["GET"])
+@roles_required(*ADMINS)
+@blp.response(200, TokenEnrollmentSchema(many=True))
+def token_devices(token_id: int) -> Any:
+    """The devices enrolled with a token, with their users, in the order they enrolled."""
+    return service.token_enrollments(db.session, current_actor(), token_id)
 
 
 @blp.route("/enrollment-tokens/<int:token_id>/revoke", methods=["POST"])
