@@ -175,7 +175,7 @@ def test_the_migration_finds_earlier_enrollments_in_the_audit_log(tmp_path: Any)
         )
         expected = [(device.id, token.id)]
         db.session.commit()
-        downgrade(revision="0012_policies_commands")
+        downgrade(revision="0015_admin_pages")
         upgrade()
         rows = db.session.execute(select(TokenEnrollment.device_id, TokenEnrollment.token_id)).all()
         db.engine.dispose()

@@ -1,8 +1,9 @@
 """enrollment tokens: the name of the device a token enrolls (a trolley's slot); which device
-enrolled with which token (backfilled from the audit log's enrollment events)
+enrolled with which token (backfilled from the audit log's enrollment events); timetable uploads
+kept between their preview and applying them on the admin pages
 
 Revision ID: 0016_admin_devices
-Revises: 0012_policies_commands
+Revises: 0015_admin_pages
 Create Date: 2026-12-03 22:30:00
 
 """
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_admin_devices"
-down_revision = "0012_policies_commands"
+down_revision = "0015_admin_pages"
 branch_labels = None
 depends_on = None
 
@@ -53,6 +54,32 @@ def upgrade():
         )
         batch_op.create_index(
             batch_op.f("ix_enrollment_token_devices_token_id"), ["token_id"], unique=False
+        )
+    op.create_table(
+        "timetable_uploads",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("file_format", sa.String(length=20), nullable=False),
+        sa.Column("archive", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_timetable_uploads_created_by_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_id"],
+            ["schools.id"],
+            name=op.f("fk_timetable_uploads_school_id_schools"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_timetable_uploads")),
+    )
+    with op.batch_alter_table("timetable_uploads", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_timetable_uploads_school_id"), ["school_id"], unique=False
         )
     # Enrollments before this revision are known from their audit events (device.enroll with
     # the token's id in its details), for the devices and tokens that still exist.
@@ -96,6 +123,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("timetable_uploads", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_timetable_uploads_school_id"))
+    op.drop_table("timetable_uploads")
     with op.batch_alter_table("enrollment_token_devices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_enrollment_token_devices_token_id"))
         batch_op.drop_index(batch_op.f("ix_enrollment_token_devices_school_id"))
