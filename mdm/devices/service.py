@@ -87,13 +87,20 @@ def _device_select(actor: Actor, filters: DeviceFilters) -> Select[Any]:
 
 
 def _search(text: str) -> Any:
-    """Part of the name, model, the user's username, the serial number or an IMEI."""
+    """Part of the name, model, the user's username, the serial number or an IMEI, or the
+    whole name of a group (a class: "7a")."""
     pattern = f"%{text.lower()}%"
     owners = select(User.id).where(func.lower(User.username).like(pattern))
+    in_group = (
+        select(group_devices.c.device_id)
+        .join(Group, Group.id == group_devices.c.group_id)
+        .where(func.lower(Group.name) == " ".join(text.split()).lower())
+    )
     matches = [
         func.lower(Device.name).like(pattern),
         func.lower(Device.model).like(pattern),
         Device.user_id.in_(owners),
+        Device.id.in_(in_group),
     ]
     serial = "".join(text.split()).upper()  # serial numbers are stored so
     if serial:
