@@ -92,6 +92,11 @@ SCHEDULER_GRACE_SECONDS = 60
 # request. Set it in production, and whenever links are made outside a request (jobs, the CLI).
 BASE_URL = ""
 
+# The TrueType fonts of the printed sheets (PDF): any font with the letters of the schools'
+# names and classes. Debian's fonts-dejavu-core package installs these.
+PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+PDF_FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
 # Default time zone of new schools.
 DEFAULT_TIMEZONE = "Europe/Berlin"
 

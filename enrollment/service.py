@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from enrollment import tokens
 from enrollment.models import Consent, EnrollmentToken, PrivacyNotice, TokenEnrollment
+from enrollment.page import TokenFacts
 from mdm.accounts.models import School, User
 from mdm.agent.service import configuration
 from mdm.devices import byod, class_groups, credentials, inventory_policy
 from mdm.devices import service as devices
+from mdm.devices.inventory_rules import INVENTORY_CATEGORIES
 from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES, Device, Group
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -394,6 +396,25 @@ def current_notice(session: Session, school_id: int) -> PrivacyNotice | None:
         .where(PrivacyNotice.school_id == school_id)
         .order_by(PrivacyNotice.version.desc())
         .limit(1)
+    )
+
+
+def token_facts(
+    session: Session, token: EnrollmentToken, school: School, notice: PrivacyNotice | None
+) -> TokenFacts:
+    """What the enrollment page and the printed sheet say about a token and its school."""
+    kept = inventory_policy.kept_for(session, token.school_id, token.user_role, None)
+    return TokenFacts(
+        school=school.name,
+        ownership=token.ownership,
+        user_role=token.user_role,
+        platform=token.platform,
+        classes=token.classes,
+        groups=[group.name for group in token.groups if group.name not in token.classes],
+        notice_version=notice.version if notice is not None else None,
+        check_in_minutes=max(1, int(current_app.config["AGENT_CHECK_IN_SECONDS"]) // 60),
+        kept_categories=[name for name in INVENTORY_CATEGORIES if name in kept],
+        dropped_categories=[name for name in INVENTORY_CATEGORIES if name not in kept],
     )
 
 
