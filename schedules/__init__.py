@@ -10,11 +10,13 @@ def init_app(app: Flask) -> None:
     from mdm.devices.class_groups import register_class_source
     from mdm.extensions import api as rest_api
     from mdm.platform.jobs import JobSpec, register_job
+    from mdm.platform.pages import AdminLink, register_admin_link
     from mdm.policies.calendar import register_school_calendar
     from schedules import (  # noqa: F401
         api,
         demo,
         import_folder,
+        import_pages,
         import_service,
         models,
         policy_calendar,
@@ -24,6 +26,8 @@ def init_app(app: Flask) -> None:
 
     rest_api.register_blueprint(api.panel_blp)
     app.register_blueprint(pages)
+    app.register_blueprint(import_pages.pages)
+    register_admin_link(app, AdminLink("timetable_pages.timetable", import_pages.NAV, order=50))
     rest_api.register_blueprint(api.imports_blp)
     app.cli.add_command(import_group)
     register_demo(app, demo.seed)
