@@ -21,7 +21,7 @@ from mdm.devices import groups as group_service
 from mdm.devices.models import PLATFORMS, Group
 from mdm.extensions import db
 from mdm.platform.actors import Actor
-from mdm.platform.errors import ValidationFailed
+from mdm.platform.errors import NotFound, ValidationFailed
 from mdm.platform.pages import (
     admin_language,
     confirm_page,
@@ -82,6 +82,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "slots": "Anzahl der Plätze",
         "first_slot": "Erster Platz",
         "trolley_only": "Nur für einen Koffer:",
+        "choose_group": "Bitte wählen Sie eine Klasse oder Gruppe der Schule.",
         "class_group_only": "Nur für eine Klasse oder Gruppe:",
         "create": "Anlegen",
         "created_title": "Einschreibe-Code angelegt",
@@ -156,6 +157,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "slots": "Number of slots",
         "first_slot": "First slot",
         "trolley_only": "Only for a trolley:",
+        "choose_group": "Please choose a class or group of the school.",
         "class_group_only": "Only for a class or a group:",
         "create": "Create",
         "created_title": "Enrollment code created",
@@ -253,6 +255,19 @@ def token_list() -> ResponseReturnValue:
             "first_slot": "1",
         },
     )
+
+
+def _chosen_group(actor: Actor, purpose: str, form: dict[str, str]) -> Group:
+    """The class or group the form names; a form error when it names none the admin sees."""
+    field, raw = (
+        ("class_name", form["class_id"]) if purpose == "class" else ("group_ids", form["group_id"])
+    )
+    try:
+        return group_service.get_group(db.session, actor, int(raw) if raw.isdigit() else 0)
+    except NotFound as missing:
+        raise ValidationFailed(
+            errors={field: [TEXTS[admin_language()]["choose_group"]]}
+        ) from missing
 
 
 def _number(name: str, default: int) -> int:
@@ -353,8 +368,7 @@ def create() -> ResponseReturnValue:
             fields: dict[str, Any] = {}
             role = form["user_role"] or "student"
             if purpose in ("class", "group"):
-                raw = form["class_id" if purpose == "class" else "group_id"]
-                group = group_service.get_group(db.session, actor, int(raw) if raw.isdigit() else 0)
+                group = _chosen_group(actor, purpose, form)
                 school_id = group.school_id
                 if purpose == "class":
                     fields["class_name"] = group.name

@@ -27,7 +27,9 @@ def init_app(app: Flask) -> None:
     rest_api.register_blueprint(api.panel_blp)
     app.register_blueprint(pages)
     app.register_blueprint(import_pages.pages)
-    register_admin_link(app, AdminLink("timetable_pages.timetable", import_pages.NAV, order=50))
+    register_admin_link(
+        app, AdminLink("timetable_pages.import_history", import_pages.NAV, order=50)
+    )
     rest_api.register_blueprint(api.imports_blp)
     app.cli.add_command(import_group)
     register_demo(app, demo.seed)

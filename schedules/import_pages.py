@@ -157,7 +157,7 @@ TEXTS: dict[str, dict[str, Any]] = {
 def _school(actor: Actor) -> School | None:
     """The school the pages are about: the admin's, or the one a city IT admin chose."""
     if actor.is_city_admin:
-        raw = request.values.get("school", "")
+        raw = request.values.get("school_id", "")
         school_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
     else:
         school_id = actor.school_id
@@ -165,13 +165,13 @@ def _school(actor: Actor) -> School | None:
 
 
 def _back(school: School | None) -> str:
-    args = {"school": school.id} if school is not None and page_actor().is_city_admin else {}
-    return url_for("timetable_pages.timetable", **args)
+    args = {"school_id": school.id} if school is not None and page_actor().is_city_admin else {}
+    return url_for("timetable_pages.import_history", **args)
 
 
 @pages.route("")
 @admin_page
-def timetable() -> ResponseReturnValue:
+def import_history() -> ResponseReturnValue:
     """The upload form, the import history and the undo of the last import."""
     actor = page_actor()
     school = _school(actor)
@@ -182,7 +182,7 @@ def timetable() -> ResponseReturnValue:
     rows, total = import_service.list_imports(
         db.session, actor, school.id, limit=page.limit, offset=page.offset
     )
-    args = {"school": school.id} if actor.is_city_admin else {}
+    args = {"school_id": school.id} if actor.is_city_admin else {}
     return render_admin(
         "schedules/admin_timetable.html",
         TEXTS,
@@ -301,7 +301,7 @@ def report(import_id: int) -> ResponseReturnValue:
     record, changes, total = import_service.get_import(
         db.session, actor, school.id, import_id, limit=page.limit, offset=page.offset
     )
-    args = {"school": school.id} if actor.is_city_admin else {}
+    args = {"school_id": school.id} if actor.is_city_admin else {}
     return render_admin(
         "schedules/admin_report.html",
         TEXTS,

@@ -7,7 +7,11 @@ def init_app(app: Flask) -> None:
     """The command API, the jobs that expire and prune commands, and the commands on the
     device pages (actions, bulk actions, history)."""
     from mdm.commands import api, pages, service
-    from mdm.devices.pages import register_bulk_actions, register_device_section
+    from mdm.devices.pages import (
+        register_bulk_actions,
+        register_device_filter,
+        register_device_section,
+    )
     from mdm.extensions import api as rest_api
     from mdm.extensions import db
     from mdm.platform.jobs import JobSpec, register_job
@@ -16,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages.pages)
     register_device_section(app, pages.device_section)
     register_bulk_actions(app, pages.bulk_actions)
+    register_device_filter(app, pages.COMMAND_FILTER)
     register_job(
         app, JobSpec(id="commands.expire", func=lambda: service.expire(db.session), seconds=300)
     )

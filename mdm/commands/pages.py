@@ -2,18 +2,21 @@
 the same rule as the API: mdm.commands.rules), each confirmed before it is queued, on one
 device, a selection or a group; and a device's command history."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.accounts.page_auth import admin_page, page_actor
 from mdm.commands import rules, service
+from mdm.commands.models import OPEN_STATUSES, Command
 from mdm.devices import groups as device_groups
 from mdm.devices import service as devices
 from mdm.devices.models import Device
-from mdm.devices.pages import BulkActions, DeviceSection
+from mdm.devices.pages import BulkActions, DeviceFilter, DeviceSection
 from mdm.extensions import db
 from mdm.platform.actors import Actor
 from mdm.platform.errors import DomainError
@@ -265,3 +268,28 @@ def send_bulk() -> ResponseReturnValue:
             question += " " + t["erase_warning"]
         return confirm_page(question, action, back)
     return _queue(target, type_, back)
+
+
+# Failed commands count for a week, as the dashboard's figure counts them.
+FAILED_DAYS = 7
+COMMAND_FILTER_TEXTS = {
+    "pending": {"de": "mit Befehlen unterwegs", "en": "with commands pending"},
+    "error": {
+        "de": f"mit fehlgeschlagenen Befehlen (letzte {FAILED_DAYS} Tage)",
+        "en": f"with failed commands (last {FAILED_DAYS} days)",
+    },
+}
+
+
+def _command_condition(value: str, now: datetime) -> Any:
+    """Devices with a command on its way (queued, sent, not now), or one failed this week."""
+    commands = select(Command.device_id)
+    if value == "pending":
+        return Device.id.in_(commands.where(Command.status.in_(OPEN_STATUSES)))
+    failed = (Command.status == "error") & (
+        Command.finished_at >= now - timedelta(days=FAILED_DAYS)
+    )
+    return Device.id.in_(commands.where(failed))
+
+
+COMMAND_FILTER = DeviceFilter("command_status", COMMAND_FILTER_TEXTS, _command_condition)

@@ -6,6 +6,7 @@ through the registries here: mdm.devices imports neither policies nor commands."
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, request
@@ -21,10 +22,12 @@ from mdm.devices.models import DEVICE_STATUSES, OWNERSHIPS, PLATFORMS, Device
 from mdm.extensions import db
 from mdm.platform.actors import Actor
 from mdm.platform.pages import admin_language, listing, page_blueprint, paging, render_admin
+from mdm.platform.types import utcnow
 
 pages = page_blueprint("device_pages", __name__, url_prefix="/admin/devices")
 SECTIONS = "mdm_device_page_sections"  # their key in app.extensions
 BULK_ACTIONS = "mdm_device_page_bulk_actions"
+FILTERS = "mdm_device_page_filters"
 
 NAV = {"de": "Geräte", "en": "Devices"}
 PLATFORM_NAMES = {
@@ -76,6 +79,9 @@ TEXTS: dict[str, dict[str, Any]] = {
         "field": "Angabe",
         "value": "Wert",
         "back": "Zurück zur Geräteliste",
+        "filtered": "Nur Geräte: {what}.",
+        "not_seen": "seit {days} Tagen nicht gemeldet",
+        "all_devices": "Alle Geräte zeigen",
     },
     "en": {
         "title": "Devices",
@@ -117,6 +123,9 @@ TEXTS: dict[str, dict[str, Any]] = {
         "field": "Item",
         "value": "Value",
         "back": "Back to the device list",
+        "filtered": "Only devices: {what}.",
+        "not_seen": "not seen for {days} days",
+        "all_devices": "Show all devices",
     },
 }
 
@@ -139,6 +148,16 @@ class BulkActions:
     options: list[tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class DeviceFilter:
+    """A filter of the device list added by another package: a query argument, its values
+    with their texts by language, and the condition on Device of a value."""
+
+    name: str
+    values: dict[str, dict[str, str]]
+    condition: Callable[[str, datetime], Any]
+
+
 SectionProvider = Callable[[Session, Actor, Device, str], DeviceSection | None]
 BulkProvider = Callable[[str], BulkActions]
 
@@ -151,6 +170,11 @@ def register_device_section(app: Flask, provider: SectionProvider) -> None:
 def register_bulk_actions(app: Flask, provider: BulkProvider) -> None:
     """Offer bulk actions on the device list: `provider(lang)` (one package does: commands)."""
     app.extensions[BULK_ACTIONS] = provider
+
+
+def register_device_filter(app: Flask, device_filter: DeviceFilter) -> None:
+    """Let the device list filter by `?{name}=value` (the dashboard's figures link so)."""
+    app.extensions.setdefault(FILTERS, []).append(device_filter)
 
 
 def _int_arg(name: str) -> int | None:
@@ -175,7 +199,16 @@ def device_list() -> ResponseReturnValue:
     actor = page_actor()
     lang = admin_language()
     page = paging()
-    school_id = _int_arg("school") if actor.is_city_admin else None
+    school_id = _int_arg("school_id") if actor.is_city_admin else None
+    now = utcnow()
+    not_seen_days = _int_arg("not_seen_days")
+    chosen_extra: dict[str, str] = {}
+    conditions = []
+    for extra in current_app.extensions.get(FILTERS, []):
+        value = request.args.get(extra.name, "")
+        if value in extra.values:
+            chosen_extra[extra.name] = value
+            conditions.append(extra.condition(value, now))
     filters = service.DeviceFilters(
         school_id=school_id,
         group_id=_int_arg("group"),
@@ -183,6 +216,8 @@ def device_list() -> ResponseReturnValue:
         platform=_choice("platform", PLATFORMS),
         status=_choice("status", DEVICE_STATUSES),
         search=page.search or None,
+        last_seen_before=now - timedelta(days=not_seen_days) if not_seen_days else None,
+        conditions=tuple(conditions),
     )
     rows, total = service.list_devices(
         db.session, actor, filters, limit=page.limit, offset=page.offset
@@ -195,12 +230,19 @@ def device_list() -> ResponseReturnValue:
         else []
     )
     chosen = {
-        "school": school_id,
+        "school_id": school_id,
         "group": filters.group_id,
         "ownership": filters.ownership,
         "platform": filters.platform,
         "status": filters.status,
+        "not_seen_days": not_seen_days,
+        **chosen_extra,
     }
+    extra_texts = [
+        extra.values[chosen_extra[extra.name]][lang]
+        for extra in current_app.extensions.get(FILTERS, [])
+        if extra.name in chosen_extra
+    ]
     bulk_provider = current_app.extensions.get(BULK_ACTIONS)
     bulk = bulk_provider(lang) if bulk_provider is not None else None
     return render_admin(
@@ -215,6 +257,8 @@ def device_list() -> ResponseReturnValue:
         },
         platforms=PLATFORM_NAMES,
         bulk=bulk,
+        extra_texts=extra_texts
+        + ([TEXTS[lang]["not_seen"].format(days=not_seen_days)] if not_seen_days else []),
     )
 
 

@@ -54,6 +54,9 @@ class DeviceFilters:
     last_seen_before: datetime | None = None
     last_seen_after: datetime | None = None
     search: str | None = None
+    # Conditions on Device of the packages built on devices (a policy's compliance, commands),
+    # which mdm.devices does not know: mdm.devices.pages takes them from their filters.
+    conditions: tuple[Any, ...] = ()
 
 
 def require_admin(actor: Actor) -> None:
@@ -83,6 +86,8 @@ def _device_select(actor: Actor, filters: DeviceFilters) -> Select[Any]:
         stmt = stmt.where(Device.last_seen_at >= filters.last_seen_after)
     if filters.search:
         stmt = stmt.where(_search(filters.search))
+    for condition in filters.conditions:
+        stmt = stmt.where(condition)
     return stmt
 
 

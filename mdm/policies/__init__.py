@@ -8,7 +8,7 @@ def init_app(app: Flask) -> None:
     """The policy API, the hooks on devices, the job that opens and closes time windows, and
     the policy pages (with the effective policy on each device's page)."""
     from mdm.devices import hooks
-    from mdm.devices.pages import register_device_section
+    from mdm.devices.pages import register_device_filter, register_device_section
     from mdm.extensions import api as rest_api
     from mdm.extensions import db
     from mdm.platform.jobs import JobSpec, register_job
@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     rest_api.register_blueprint(api.blp)
     app.register_blueprint(pages.pages)
     register_device_section(app, pages.device_section)
+    register_device_filter(app, pages.COMPLIANCE_FILTER)
     register_admin_link(app, AdminLink("policy_pages.policy_list", pages.NAV, order=40))
     hooks.on_device_created(app, service.device_created)
     hooks.on_memberships_changed(app, service.memberships_changed)

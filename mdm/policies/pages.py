@@ -4,18 +4,20 @@ preview of the devices a change reaches before it is saved; and the effective po
 device's page (which assignment set each setting)."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.accounts.models import School
 from mdm.accounts.page_auth import admin_page, page_actor
 from mdm.devices import groups as group_service
 from mdm.devices.models import OWNERSHIPS, Device
-from mdm.devices.pages import DeviceSection
+from mdm.devices.pages import DeviceFilter, DeviceSection
 from mdm.extensions import db
 from mdm.platform.actors import Actor
 from mdm.platform.errors import ValidationFailed
@@ -37,7 +39,7 @@ from mdm.policies.document import (
     public_document,
 )
 from mdm.policies.merge import document_changes, settings_of
-from mdm.policies.models import Policy, PolicyAssignment
+from mdm.policies.models import DevicePolicyState, Policy, PolicyAssignment
 
 pages = page_blueprint("policy_pages", __name__, url_prefix="/admin/policies")
 NAV = {"de": "Richtlinien", "en": "Policies"}
@@ -705,3 +707,24 @@ def device_section(session: Session, actor: Actor, device: Device, lang: str) ->
             "inactive": merged.inactive,
         },
     )
+
+
+def _compliance_condition(value: str, now: datetime) -> Any:
+    """Enrolled devices of this compliance (the rule of mdm.policies.service.compliance_of)."""
+    states = select(DevicePolicyState.device_id)
+    if value == "pending":
+        applied = states.where(DevicePolicyState.applied_hash == DevicePolicyState.desired_hash)
+        reached = Device.id.not_in(applied)
+    else:
+        reached = Device.id.in_(states.where(service.compliance_column == value))
+    return (Device.status == "enrolled") & reached
+
+
+COMPLIANCE_FILTER = DeviceFilter(
+    "compliance",
+    {
+        status: {lang: TEXTS[lang]["compliances"][status] for lang in TEXTS}
+        for status in service.COMPLIANCE
+    },
+    _compliance_condition,
+)

@@ -95,6 +95,10 @@ def test_an_invalid_form_names_the_field_and_creates_nothing(
     page_client: PageClient, school_admin: User
 ) -> None:
     client = page_client(school_admin)
+    no_class = _create(client, purpose="class", user_role="student")
+    assert no_class.status_code == 400 and "Bitte wählen Sie eine Klasse" in no_class.get_data(
+        as_text=True
+    )
     answer = _create(client, purpose="trolley", trolley="", device_word="iPad", slots="500")
     html = answer.get_data(as_text=True)
     assert answer.status_code == 400 and 'id="f-slots-error"' in html

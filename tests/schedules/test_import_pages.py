@@ -119,3 +119,28 @@ def test_roles_schools_and_csrf(
     assert answer.status_code == 404 and _count() == 0
     without = client.post(f"/admin/timetable/uploads/{upload_id}/apply", data={})
     assert without.status_code == 400 and _count() == 0
+
+
+def test_the_city_it_admin_chooses_the_school_and_imports_for_it(
+    page_client: PageClient, it_admin: User, school: School
+) -> None:
+    client = page_client(it_admin)
+    chooser = client.get("/admin/timetable").get_data(as_text=True)
+    assert 'name="school_id"' in chooser and "Gymnasium A" in chooser
+    page = f"/admin/timetable?school_id={school.id}"
+    token = csrf_of(client, page)
+    data = {
+        "files": [(io.BytesIO(content), name) for name, content in base_files().items()],
+        "csrf_token": token,
+        "school_id": str(school.id),
+    }
+    html = client.post(
+        "/admin/timetable/preview", data=data, content_type="multipart/form-data"
+    ).get_data(as_text=True)
+    upload_id = APPLY.search(html).group(1)
+    client.post(
+        f"/admin/timetable/uploads/{upload_id}/apply",
+        data={"csrf_token": token, "school_id": str(school.id)},
+    )
+    assert _count() == 3
+    assert db.session.scalar(select(models.TimetableImport.school_id)) == school.id

@@ -199,3 +199,39 @@ def test_a_command_without_the_csrf_token_is_refused(
     )
     assert answer.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(Command)) == 0
+
+
+def test_the_dashboards_links_filter_the_list_by_compliance_commands_and_silence(
+    page_client: PageClient,
+    school_admin: User,
+    make_devices: Callable[..., list[dict[str, Any]]],
+    clock: Any,
+) -> None:
+    from datetime import timedelta
+
+    from mdm.platform.types import utcnow
+    from mdm.policies.models import DevicePolicyState
+
+    failing, busy, silent = _devices(make_devices, 3)
+    failing.name, busy.name, silent.name = "Failing", "Busy", "Silent"
+    state = db.session.get(DevicePolicyState, failing.id)
+    state.failed_count = 1
+    silent.last_seen_at = utcnow() - timedelta(days=8)
+    db.session.commit()
+    client = page_client(school_admin)
+    token = csrf_of(client, "/admin/devices")
+    client.post(
+        f"/admin/devices/{busy.id}/commands",
+        data={"type": "lock", "confirmed": "yes", "csrf_token": token},
+    )
+
+    def names(query: str) -> set[str]:
+        html = client.get(f"/admin/devices?{query}").get_data(as_text=True)
+        return {name for name in ("Failing", "Busy", "Silent") if f">{name}</a>" in html}
+
+    assert names("compliance=non_compliant") == {"Failing"}
+    assert names("command_status=pending") == {"Busy"}
+    assert names("status=enrolled&not_seen_days=7") == {"Silent"}
+    assert names("compliance=nonsense") == {"Failing", "Busy", "Silent"}
+    shown = client.get("/admin/devices?compliance=non_compliant").get_data(as_text=True)
+    assert "Nur Geräte: teilweise nicht anwendbar." in shown
