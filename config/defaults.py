@@ -37,6 +37,12 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = False
 
+# The TrueType font of the printed password slips and enrollment sheets (PDF): one with every
+# letter of the names (Debian's fonts-dejavu-core); the sheets' headings use the bold one.
+# Without them, letters beyond Latin-1 print as "?".
+PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+PDF_FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
 # werkzeug password hash method; "scrypt" is scrypt with n=2**15, r=8, p=1.
 PASSWORD_HASH_METHOD = "scrypt"
 # The lower cost of generated initial passwords (72 random bits), so that a school's import of a
@@ -91,11 +97,6 @@ SCHEDULER_GRACE_SECONDS = 60
 # proxies, the forwarded one), and `mdm run` uses the address it serves for links made outside a
 # request. Set it in production, and whenever links are made outside a request (jobs, the CLI).
 BASE_URL = ""
-
-# The TrueType fonts of the printed sheets (PDF): any font with the letters of the schools'
-# names and classes. Debian's fonts-dejavu-core package installs these.
-PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-PDF_FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 # Default time zone of new schools.
 DEFAULT_TIMEZONE = "Europe/Berlin"

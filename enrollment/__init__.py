@@ -9,9 +9,9 @@ from mdm.platform.ratelimit import make_counter
 
 
 def init_app(app: Flask) -> None:
-    """Add the enrollment API, the agent's enroll request, the enrollment page and the demo
-    devices, and the admins' enrollment pages."""
-    from enrollment import api, demo, pages
+    """Add the enrollment API, the agent's enroll request, the enrollment page, the admins'
+    enrollment pages, the privacy notices' admin page and the demo devices."""
+    from enrollment import api, demo, notice_pages, pages
     from mdm.platform.pages import AdminLink, register_admin_link
 
     rest_api.register_blueprint(api.blp)
@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.pages)
     app.register_blueprint(pages.pages)
     register_admin_link(app, AdminLink("enrollment_admin_pages.token_list", pages.NAV, order=30))
+    app.register_blueprint(notice_pages.pages)
     app.extensions["enrollment_token_failures"] = make_counter(
         app.config["RATELIMIT_STORAGE_URL"],
         int(app.config["ENROLLMENT_TOKEN_FAILURE_WINDOW_SECONDS"]),

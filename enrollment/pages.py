@@ -275,8 +275,12 @@ def _number(name: str, default: int) -> int:
     return int(raw) if raw.isdigit() and len(raw) < 7 else default
 
 
-def _font_paths() -> tuple[Path, Path]:
-    return Path(current_app.config["PDF_FONT"]), Path(current_app.config["PDF_FONT_BOLD"])
+def _font_paths() -> tuple[Path | None, Path | None]:
+    config = current_app.config
+    return (
+        Path(config["PDF_FONT"]) if config["PDF_FONT"] else None,
+        Path(config["PDF_FONT_BOLD"]) if config["PDF_FONT_BOLD"] else None,
+    )
 
 
 def sheet_pdf(issued: list[service.IssuedToken], lang: str) -> bytes:

@@ -43,9 +43,26 @@ class SheetText:
     notes: list[str] = field(default_factory=list)
 
 
-def _font(pdf: FPDF, regular: Path, bold: Path) -> None:
-    pdf.add_font("Sheet", "", str(regular))
-    pdf.add_font("Sheet", "B", str(bold))
+class _Sheet(FPDF):
+    """fpdf2's document with the sheet's font: the configured TrueType fonts, or without them
+    the PDF's own Helvetica, in which letters beyond Latin-1 print as "?"."""
+
+    def __init__(self, regular: Path | None, bold: Path | None) -> None:
+        super().__init__(format="A4")
+        self.unicode = bool(regular and bold and regular.is_file() and bold.is_file())
+        if self.unicode:
+            self.add_font("Sheet", "", str(regular))
+            self.add_font("Sheet", "B", str(bold))
+
+    def use(self, style: str, size: float) -> None:
+        """Set the sheet's font in this style and size."""
+        self.set_font("Sheet" if self.unicode else "Helvetica", style, size)
+
+    def normalize_text(self, text: str) -> str:
+        """Text the font can show."""
+        if not self.unicode:
+            text = text.encode("latin-1", "replace").decode("latin-1")
+        return super().normalize_text(text)
 
 
 def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
@@ -69,23 +86,23 @@ def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
             pdf.rect(x + start * module, y + r * module, (c - start) * module, module, style="F")
 
 
-def _paragraphs(pdf: FPDF, texts: list[str], size: float = 10) -> None:
-    pdf.set_font("Sheet", "", size)
+def _paragraphs(pdf: _Sheet, texts: list[str], size: float = 10) -> None:
+    pdf.use("", size)
     for text in texts:
         pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1.5)
 
 
-def _instructions(pdf: FPDF, text: SheetText) -> None:
-    pdf.set_font("Sheet", "B", 16)
+def _instructions(pdf: _Sheet, text: SheetText) -> None:
+    pdf.use("B", 16)
     pdf.multi_cell(0, 8, text.title, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     _paragraphs(pdf, text.summary)
-    pdf.set_font("Sheet", "B", 12)
+    pdf.use("B", 12)
     pdf.multi_cell(0, 6, text.how_heading, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
     _paragraphs(pdf, text.how)
-    pdf.set_font("Sheet", "", 10)
+    pdf.use("", 10)
     for number, step in enumerate(text.steps, 1):
         pdf.multi_cell(0, 5, f"{number}. {step}", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
@@ -94,15 +111,18 @@ def _instructions(pdf: FPDF, text: SheetText) -> None:
 
 
 def token_sheet(
-    text: SheetText, slots: list[Slot], secrets: list[str], font: Path, bold_font: Path
+    text: SheetText,
+    slots: list[Slot],
+    secrets: list[str],
+    font: Path | None,
+    bold_font: Path | None,
 ) -> bytes:
     """The sheet as PDF: one large QR code for a single token, or a grid of slot cards (one per
     token of a trolley) after the instructions."""
-    pdf = FPDF(format="A4")
+    pdf = _Sheet(font, bold_font)
     pdf.set_title(text.title)
     pdf.set_margins(PAGE_MARGIN, PAGE_MARGIN)
     pdf.set_auto_page_break(True, PAGE_MARGIN)
-    _font(pdf, font, bold_font)
     pdf.add_page()
     _instructions(pdf, text)
     if len(slots) == 1:
@@ -112,25 +132,25 @@ def token_sheet(
     return bytes(pdf.output())
 
 
-def _single(pdf: FPDF, text: SheetText, slot: Slot, secret: str) -> None:
+def _single(pdf: _Sheet, text: SheetText, slot: Slot, secret: str) -> None:
     if pdf.get_y() + SINGLE_QR_SIZE + 30 > pdf.h - PAGE_MARGIN:
         pdf.add_page()
     pdf.ln(3)
-    pdf.set_font("Sheet", "B", 12)
+    pdf.use("B", 12)
     pdf.multi_cell(0, 6, slot.heading, new_x="LMARGIN", new_y="NEXT")
     x = (pdf.w - SINGLE_QR_SIZE) / 2
     _qr(pdf, slot.url, x, pdf.get_y() + 2, SINGLE_QR_SIZE)
     pdf.set_y(pdf.get_y() + SINGLE_QR_SIZE + 4)
-    pdf.set_font("Sheet", "", 9)
+    pdf.use("", 9)
     pdf.multi_cell(0, 4.5, slot.url, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.multi_cell(0, 4.5, f"{text.code_label} {secret}", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     _paragraphs(pdf, [text.secret_note], 9)
 
 
-def _grid(pdf: FPDF, text: SheetText, slots: list[Slot]) -> None:
+def _grid(pdf: _Sheet, text: SheetText, slots: list[Slot]) -> None:
     pdf.add_page()
-    pdf.set_font("Sheet", "B", 12)
+    pdf.use("B", 12)
     pdf.multi_cell(0, 6, text.slots_heading, new_x="LMARGIN", new_y="NEXT")
     top = pdf.get_y() + 2
     width = (pdf.w - 2 * PAGE_MARGIN) / SLOT_COLUMNS
@@ -150,7 +170,7 @@ def _grid(pdf: FPDF, text: SheetText, slots: list[Slot]) -> None:
         pdf.rect(x + 1, y + 1, width - 2, height - 2)  # a line to cut along
         pdf.set_dash_pattern()
         pdf.set_xy(x + 2, y + 3)
-        pdf.set_font("Sheet", "B", 10)
+        pdf.use("B", 10)
         pdf.multi_cell(width - 4, 5, slot.heading, align="C")
         _qr(pdf, slot.url, x + (width - SLOT_QR_SIZE) / 2, y + 10, SLOT_QR_SIZE)
     pdf.set_draw_color(0, 0, 0)

@@ -35,6 +35,9 @@ START: dict[str, dict[str, str]] = {
         "intro": "Geräteverwaltung und Vertretungspläne der Schulen.",
         "panel": "Vertretungsplan",
         "panel_what": "Für Schülerinnen, Schüler und Lehrkräfte: mit dem Schulkonto anmelden.",
+        "admin": "Verwaltung",
+        "admin_what": "Für Administratorinnen und Administratoren: Übersicht der Schule, "
+        "Benutzer und Klassen, Import aus der Schulverwaltung, Protokoll.",
         "api_docs": "API-Dokumentation",
         "api_docs_what": "Für Administratorinnen und Administratoren: Benutzer, Einschreibungen, "
         "Geräte und Gruppen, Stundenplan-Importe, Einstellungen und Protokoll werden über diese "
@@ -47,6 +50,9 @@ START: dict[str, dict[str, str]] = {
         "intro": "Device management and substitution plans of the schools.",
         "panel": "Substitution plan",
         "panel_what": "For students and teachers: log in with your school account.",
+        "admin": "Administration",
+        "admin_what": "For admins: the school's overview, users and classes, the import from "
+        "the school office, the audit log.",
         "api_docs": "API documentation",
         "api_docs_what": "For admins: users, enrollment, devices and groups, timetable imports, "
         "settings and the audit log are managed through this API.",
@@ -68,6 +74,7 @@ def render_page(template: str, texts: dict[str, dict[str, Any]], **context: Any)
 # installed is left out: mdm never depends on the other packages).
 START_LINKS = (
     ("panel_pages.panel_page", {}, "panel"),
+    ("account_pages.login", {}, "admin"),
     ("pages.api_docs", {}, "api_docs"),
     ("pages.document", {"name": "agent-protocol"}, "agent_protocol"),
 )

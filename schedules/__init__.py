@@ -5,15 +5,17 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Add the timetable models, blueprints, CLI commands, demo plan and jobs to the app; the
-    timetable's classes become device groups."""
+    timetable's classes become device groups; its figures on the admin dashboard."""
     from mdm.accounts.demo import register_demo
     from mdm.devices.class_groups import register_class_source
     from mdm.extensions import api as rest_api
+    from mdm.platform.dashboard import register_dashboard_provider
     from mdm.platform.jobs import JobSpec, register_job
     from mdm.platform.pages import AdminLink, register_admin_link
     from mdm.policies.calendar import register_school_calendar
     from schedules import (  # noqa: F401
         api,
+        dashboard,
         demo,
         import_folder,
         import_pages,
@@ -35,6 +37,7 @@ def init_app(app: Flask) -> None:
     register_demo(app, demo.seed)
     register_class_source(app, import_service.timetable_classes)
     register_school_calendar(app, policy_calendar.school_day)
+    register_dashboard_provider(app, dashboard.timetable_figures)
     if app.config["TIMETABLE_IMPORT_FOLDER"]:
         register_job(
             app,

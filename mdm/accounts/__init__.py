@@ -11,7 +11,8 @@ def init_app(app: Flask) -> None:
     login, account, dashboard."""
     from mdm.accounts import api, auth, jobs, login, page_auth, pages
     from mdm.extensions import api as rest_api
-    from mdm.platform.pages import AdminLink, register_admin_link
+    from mdm.platform.pages import AdminLink, register_admin_link, register_audit_target
+    from mdm.platform.scoping import CITY_ADMINS
 
     auth.init_app(app)
     app.extensions[login.FAILURES] = make_counter(
@@ -40,3 +41,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages.pages)
     app.before_request(page_auth.forget_page_user)
     register_admin_link(app, AdminLink("account_pages.dashboard", pages.NAV["dashboard"], order=10))
+    register_admin_link(app, AdminLink("account_pages.users", pages.NAV["users"], order=20))
+    register_admin_link(app, AdminLink("account_pages.classes", pages.NAV["classes"], order=21))
+    register_admin_link(app, AdminLink("account_pages.audit", pages.NAV["audit"], order=80))
+    register_admin_link(
+        app, AdminLink("account_pages.schools", pages.NAV["schools"], CITY_ADMINS, order=90)
+    )
+    register_audit_target(app, "user", "account_pages.user", "user_id")
+    register_audit_target(app, "school", "account_pages.school", "school_id")

@@ -1,6 +1,7 @@
 """Schools and users: the domain operations. They flush, never commit."""
 
 import re
+import secrets
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,11 +54,17 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=method)
 
 
-def set_password(user: User, password: str) -> None:
-    """Set a new password; every earlier login (its access and refresh tokens) stops working."""
-    user.password_hash = hash_password(password)
+def set_password(user: User, password: str, *, initial: bool = False) -> None:
+    """Set a new password (a generated `initial` one at its lower cost); every earlier login
+    (its access and refresh tokens, its page sessions) stops working."""
+    user.password_hash = initial_password_hash(password) if initial else hash_password(password)
     user.password_changed_at = utcnow()
     user.login_generation = (user.login_generation or 0) + 1
+
+
+def new_initial_password() -> str:
+    """A generated initial password: 72 random bits, 12 URL-safe characters."""
+    return secrets.token_urlsafe(9)
 
 
 def initial_password_hash(password: str) -> str:
@@ -403,3 +410,44 @@ def set_language(session: Session, actor: Actor, language: str | None) -> None:
         school_id=user.school_id,
         details={"language": language},
     )
+
+
+def list_classes(
+    session: Session, actor: Actor, *, school_id: int | None = None, search: str | None = None
+) -> list[tuple[int, str, int]]:
+    """The students' classes the actor may see: (school id, class, number of students)."""
+    require_role(actor, ADMINS, "only admins list classes")
+    stmt = scoped(
+        select(User.school_id, User.class_name, func.count())
+        .where(User.role == "student", User.class_name.is_not(None))
+        .group_by(User.school_id, User.class_name),
+        User,
+        actor,
+    )
+    if school_id is not None:
+        stmt = stmt.where(User.school_id == school_id)
+    if search:
+        stmt = stmt.where(func.lower(User.class_name).like(f"%{search.lower()}%"))
+    rows = session.execute(stmt.order_by(User.school_id, User.class_name)).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def reset_passwords(session: Session, actor: Actor, user_ids: list[int]) -> list[tuple[User, str]]:
+    """New initial passwords for accounts the actor manages (shown once, to print); every
+    login of theirs ends."""
+    reset: list[tuple[User, str]] = []
+    for user_id in user_ids:
+        user = get_user(session, actor, user_id)
+        if user.role == "it_admin":
+            _require_city_admin(actor)
+        else:
+            _check_may_manage(actor, user.role, user.school_id)
+        password = new_initial_password()
+        set_password(user, password, initial=True)
+        reset.append((user, password))
+    session.flush()
+    for user, _password in reset:
+        audit.record(
+            session, actor, "user.password_reset", "user", user.id, school_id=user.school_id
+        )
+    return reset

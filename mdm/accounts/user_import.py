@@ -1,7 +1,6 @@
 """The CSV import of teachers and students: all rows, or none (docs/user-import.md). It
 flushes, never commits."""
 
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +14,7 @@ from mdm.accounts.service import (
     get_school,
     hash_password,
     initial_password_hash,
+    new_initial_password,
     set_password,
 )
 from mdm.accounts.user_csv import USERNAME_RE, UserFile, UserRow, parse_user_csv
@@ -192,7 +192,7 @@ def _create(
     username = row.username or generated
     assert username is not None
     if row.password is None:
-        initial = secrets.token_urlsafe(9)
+        initial = new_initial_password()
         result.initial_passwords[username] = initial
         password_hash = initial_password_hash(initial)
     else:

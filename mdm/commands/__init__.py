@@ -4,9 +4,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The command API, the jobs that expire and prune commands, and the commands on the
-    device pages (actions, bulk actions, history)."""
-    from mdm.commands import api, pages, service
+    """The command API, the jobs that expire and prune commands, the pending and failed
+    commands on the dashboard, and the commands on the device pages (actions, bulk actions,
+    history, filters)."""
+    from mdm.commands import api, dashboard, pages, service
     from mdm.devices.pages import (
         register_bulk_actions,
         register_device_filter,
@@ -14,9 +15,11 @@ def init_app(app: Flask) -> None:
     )
     from mdm.extensions import api as rest_api
     from mdm.extensions import db
+    from mdm.platform.dashboard import register_dashboard_provider
     from mdm.platform.jobs import JobSpec, register_job
 
     rest_api.register_blueprint(api.blp)
+    register_dashboard_provider(app, dashboard.command_figures)
     app.register_blueprint(pages.pages)
     register_device_section(app, pages.device_section)
     register_bulk_actions(app, pages.bulk_actions)

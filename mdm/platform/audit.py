@@ -43,6 +43,7 @@ def list_events(
     school_id: int | None = None,
     action: str | None = None,
     actor_id: int | None = None,
+    actor_name: str | None = None,
     target_type: str | None = None,
     target_id: str | None = None,
     since: datetime | None = None,
@@ -58,6 +59,8 @@ def list_events(
         stmt = stmt.where(AuditEvent.action.startswith(action))
     if actor_id is not None:
         stmt = stmt.where(AuditEvent.actor_id == actor_id)
+    if actor_name:
+        stmt = stmt.where(AuditEvent.actor == actor_name)
     if target_type:
         stmt = stmt.where(AuditEvent.target_type == target_type)
     if target_id:

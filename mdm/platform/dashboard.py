@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask, current_app, url_for
 from sqlalchemy.orm import Session
 
+from mdm.platform.pages import local_time
+
 PROVIDERS = "mdm_dashboard_providers"  # their key in app.extensions
 
 
@@ -63,6 +65,15 @@ def figure_url(figure: Figure) -> str | None:
     if figure.endpoint is None or figure.endpoint not in current_app.view_functions:
         return None
     return url_for(figure.endpoint, **figure.args)
+
+
+def figure_text(figure: Figure, timezone: str, lang: str) -> str:
+    """A figure's value as shown: a number, a local time, or a dash for none."""
+    if figure.value is None:
+        return "–"
+    if isinstance(figure.value, datetime):
+        return local_time(figure.value, timezone, lang)
+    return str(figure.value)
 
 
 def city_totals(figures: dict[int, list[Figure]]) -> list[Figure]:

@@ -39,6 +39,7 @@ CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CONFIRM_FIELD = "confirmed"
 ADMIN_LINKS = "mdm_admin_links"  # their key in app.extensions
+AUDIT_TARGETS = "mdm_audit_targets"  # the pages of audited objects, by kind
 LOGIN_ENDPOINT = "account_pages.login"
 PER_PAGE = 50
 MAX_SEARCH = 200
@@ -93,7 +94,9 @@ ERRORS: dict[str, dict[int | str, tuple[str, str]]] = {
         404: ("Nicht gefunden", "Diese Seite oder dieses Objekt gibt es nicht."),
         409: ("Konflikt", "Die Änderung widerspricht dem aktuellen Stand; nichts wurde geändert."),
         410: ("Nicht mehr vorhanden", "Dieses Objekt gibt es nicht mehr."),
+        405: ("Nicht möglich", "Diese Seite nimmt diese Art Anfrage nicht an."),
         429: ("Zu viele Versuche", "Bitte warten Sie {retry} Sekunden und versuchen Sie es dann."),
+        500: ("Fehler", "Auf unserer Seite ging etwas schief; es wurde protokolliert."),
         "csrf": (
             "Formular abgelaufen",
             "Das Formular war zu alt oder kam nicht von dieser Seite; nichts wurde geändert. "
@@ -106,7 +109,9 @@ ERRORS: dict[str, dict[int | str, tuple[str, str]]] = {
         404: ("Not found", "This page or object does not exist."),
         409: ("Conflict", "The change conflicts with the current state; nothing was changed."),
         410: ("Gone", "This object no longer exists."),
+        405: ("Not possible", "This page does not take this kind of request."),
         429: ("Too many attempts", "Please wait {retry} seconds, then try again."),
+        500: ("Error", "Something went wrong on our side; it has been logged."),
         "csrf": (
             "Form expired",
             "The form was too old or did not come from this site; nothing was changed. "
@@ -157,6 +162,24 @@ def admin_links(role: str) -> list[AdminLink]:
         ),
         key=lambda link: (link.order, link.endpoint),
     )
+
+
+def register_audit_target(app: Flask, target_type: str, endpoint: str, argument: str) -> None:
+    """Let the audit log link the objects of a kind ("device") to their page: the endpoint
+    and the name of its argument that takes the object's number ("device_id")."""
+    app.extensions.setdefault(AUDIT_TARGETS, {})[target_type] = (endpoint, argument)
+
+
+def audit_target_url(target_type: str, target_id: str | None) -> str | None:
+    """The page of an audited object, when its kind has one and it is installed."""
+    endpoint, argument = current_app.extensions.get(AUDIT_TARGETS, {}).get(
+        target_type, (None, None)
+    )
+    if endpoint is None or endpoint not in current_app.view_functions:
+        return None
+    if target_id is None or not target_id.isdigit():
+        return None
+    return url_for(endpoint, **{argument: int(target_id)})
 
 
 def page_viewer() -> PageViewer | None:

@@ -5,17 +5,20 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The policy API, the hooks on devices, the job that opens and closes time windows, and
-    the policy pages (with the effective policy on each device's page)."""
+    """The policy API, the hooks on devices, the job that opens and closes time windows, the
+    non-compliant devices on the dashboard, and the policy pages (with the effective policy on
+    each device's page)."""
     from mdm.devices import hooks
     from mdm.devices.pages import register_device_filter, register_device_section
     from mdm.extensions import api as rest_api
     from mdm.extensions import db
+    from mdm.platform.dashboard import register_dashboard_provider
     from mdm.platform.jobs import JobSpec, register_job
     from mdm.platform.pages import AdminLink, register_admin_link
-    from mdm.policies import api, pages, service
+    from mdm.policies import api, dashboard, pages, service
 
     rest_api.register_blueprint(api.blp)
+    register_dashboard_provider(app, dashboard.compliance_figures)
     app.register_blueprint(pages.pages)
     register_device_section(app, pages.device_section)
     register_device_filter(app, pages.COMPLIANCE_FILTER)

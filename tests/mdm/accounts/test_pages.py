@@ -1,6 +1,7 @@
 """The pages' login: a cookie session for pages only, under the API's login rules; CSRF on every
 form; the admin pages' roles; the dashboard of a school and of the city."""
 
+import re
 from collections.abc import Callable
 
 from flask import Flask
@@ -208,3 +209,41 @@ def test_the_city_sees_every_school_and_their_sum(
     assert "Gymnasium A" in html and "Realschule B" in html
     total = html.split('<span class="value">')[1].split("<")[0]
     assert total == "3"
+
+
+def test_admin_pages_run_no_script_without_this_requests_nonce(
+    client: FlaskClient, page_client: Callable[..., FlaskClient], it_admin: User, teacher: User
+) -> None:
+    city = page_client(it_admin)
+    pages = [city.get(path) for path in ("/admin", "/admin/users", "/admin/audit", "/account")]
+    token = csrf_of(client)
+    pages.append(
+        client.post(
+            "/login", data={"username": "teacher-a", "password": PASSWORD, "csrf_token": token}
+        )
+    )
+    for page in pages:
+        policy = page.headers["Content-Security-Policy"]
+        html = page.get_data(as_text=True)
+        nonce = re.search(r"script-src 'self' 'nonce-([^']+)'", policy).group(1)
+        scripts = re.findall(r"<script([^>]*)>", html)
+        assert all(f'nonce="{nonce}"' in attributes for attributes in scripts)
+        assert " style=" not in html and " onclick=" not in html
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert re.findall(r"<script([^>]*)>", pages[-1].get_data(as_text=True))
+
+
+def test_a_logout_on_the_panel_ends_the_pages_login_too(client: FlaskClient, teacher: User) -> None:
+    token = csrf_of(client)
+    html = client.post(
+        "/login", data={"username": "teacher-a", "password": PASSWORD, "csrf_token": token}
+    ).get_data(as_text=True)
+    assert client.get("/account").status_code == 200
+    access = html.split('"access_token": "')[1].split('"')[0]
+    assert (
+        client.post(
+            "/api/v1/auth/logout", headers={"Authorization": f"Bearer {access}"}
+        ).status_code
+        == 204
+    )
+    assert client.get("/account").status_code == 302
