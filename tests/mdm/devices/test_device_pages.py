@@ -235,3 +235,22 @@ def test_the_dashboards_links_filter_the_list_by_compliance_commands_and_silence
     assert names("compliance=nonsense") == {"Failing", "Busy", "Silent"}
     shown = client.get("/admin/devices?compliance=non_compliant").get_data(as_text=True)
     assert "Nur Geräte: teilweise nicht anwendbar." in shown
+
+
+def test_the_dashboards_figures_link_to_the_lists_they_count(
+    page_client: PageClient, school_admin: User, make_devices: Callable[..., list[dict[str, Any]]]
+) -> None:
+    import html as html_module
+    import re
+
+    _devices(make_devices, 2)
+    client = page_client(school_admin)
+    dashboard = client.get("/admin").get_data(as_text=True)
+    links = {html_module.unescape(link) for link in re.findall(r'href="(/admin/[^"]+)"', dashboard)}
+    wanted = ("compliance=non_compliant", "command_status=pending", "not_seen_days=7")
+    for fragment in wanted:
+        link = next(link for link in links if fragment in link)
+        page = client.get(link)
+        assert page.status_code == 200 and "Nur Geräte:" in page.get_data(as_text=True), link
+    history = next(link for link in links if link.startswith("/admin/timetable"))
+    assert client.get(history).status_code == 200
