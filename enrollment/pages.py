@@ -105,6 +105,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "user": "Benutzer",
         "enrolled_at": "Eingeschrieben",
         "revoke": "Zurückziehen",
+        "audit": "Ereignisse im Protokoll",
         "revoke_question": "Den Code {key} zurückziehen? Danach kann sich damit kein Gerät "
         "mehr einschreiben; eingeschriebene Geräte bleiben es.",
         "revoked": "Der Code ist zurückgezogen.",
@@ -180,6 +181,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "user": "User",
         "enrolled_at": "Enrolled",
         "revoke": "Revoke",
+        "audit": "Events in the audit log",
         "revoke_question": "Revoke the code {key}? No device can enroll with it afterwards; "
         "enrolled devices stay enrolled.",
         "revoked": "The code is revoked.",

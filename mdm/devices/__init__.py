@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
     from mdm.devices import api, class_groups, cli, dashboard, pages, service
     from mdm.extensions import api as rest_api
     from mdm.platform.dashboard import register_dashboard_provider
-    from mdm.platform.pages import AdminLink, register_admin_link
+    from mdm.platform.pages import AdminLink, register_admin_link, register_audit_target
 
     rest_api.register_blueprint(api.blp)
     register_deletion_check(app, service.personal_devices_of)
@@ -21,3 +21,4 @@ def init_app(app: Flask) -> None:
     register_dashboard_provider(app, dashboard.device_figures)
     app.register_blueprint(pages.pages)
     register_admin_link(app, AdminLink("device_pages.device_list", pages.NAV, order=20))
+    register_audit_target(app, "device", "device_pages.device_detail", "device_id")

@@ -14,7 +14,7 @@ def init_app(app: Flask) -> None:
     from mdm.extensions import db
     from mdm.platform.dashboard import register_dashboard_provider
     from mdm.platform.jobs import JobSpec, register_job
-    from mdm.platform.pages import AdminLink, register_admin_link
+    from mdm.platform.pages import AdminLink, register_admin_link, register_audit_target
     from mdm.policies import api, dashboard, pages, service
 
     rest_api.register_blueprint(api.blp)
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     register_device_section(app, pages.device_section)
     register_device_filter(app, pages.COMPLIANCE_FILTER)
     register_admin_link(app, AdminLink("policy_pages.policy_list", pages.NAV, order=40))
+    register_audit_target(app, "policy", "policy_pages.policy_detail", "policy_id")
     hooks.on_device_created(app, service.device_created)
     hooks.on_memberships_changed(app, service.memberships_changed)
     register_job(

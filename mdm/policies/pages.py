@@ -184,6 +184,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "no_assignments": "Noch keiner Gruppe zugewiesen: Sie gilt für kein Gerät.",
         "back": "Zurück zur Richtlinie",
         "all_policies": "Alle Richtlinien",
+        "audit": "Ereignisse im Protokoll",
         "effective_heading": "Wirksame Richtlinie",
         "compliance": "Stand",
         "compliances": {
@@ -335,6 +336,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "no_assignments": "Not assigned yet: it applies to no device.",
         "back": "Back to the policy",
         "all_policies": "All policies",
+        "audit": "Events in the audit log",
         "effective_heading": "Effective policy",
         "compliance": "State",
         "compliances": {

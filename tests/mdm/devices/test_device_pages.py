@@ -254,3 +254,15 @@ def test_the_dashboards_figures_link_to_the_lists_they_count(
         assert page.status_code == 200 and "Nur Geräte:" in page.get_data(as_text=True), link
     history = next(link for link in links if link.startswith("/admin/timetable"))
     assert client.get(history).status_code == 200
+
+
+def test_a_devices_page_and_its_audit_events_link_each_other(
+    page_client: PageClient, school_admin: User, make_devices: Callable[..., list[dict[str, Any]]]
+) -> None:
+    device = _devices(make_devices, 1)[0]
+    client = page_client(school_admin)
+    detail = client.get(f"/admin/devices/{device.id}").get_data(as_text=True)
+    link = f"/admin/audit?target_type=device&amp;target_id={device.id}"
+    assert link in detail
+    events = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert "device.enroll" in events and f'href="/admin/devices/{device.id}"' in events
