@@ -82,3 +82,26 @@ def test_an_admin_imports_this_mornings_plan_and_undoes_it(
     assert console_errors(driver) == []
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(models.Substitution)) == 0
+
+
+def test_files_dropped_onto_the_upload_field_are_taken(
+    server: str, browser: Callable[..., Any], school_admin: User
+) -> None:
+    driver = browser(1280, 900)
+    browser_log_in(driver, server, "admin-a", PASSWORD)
+    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    driver.get(f"{server}/admin/timetable")
+    # What a browser does when files are dropped: a drop event carrying them.
+    taken = driver.execute_script(
+        """
+        const files = new DataTransfer();
+        files.items.add(new File(["1,\\"5a\\""], "GPU003.TXT", {type: "text/plain"}));
+        files.items.add(new File(["x"], "GPU014.TXT", {type: "text/plain"}));
+        const zone = document.querySelector("[data-drop]");
+        const drop = {dataTransfer: files, bubbles: true, cancelable: true};
+        zone.dispatchEvent(new DragEvent("drop", drop));
+        return Array.from(document.getElementById("f-files").files).map((file) => file.name);
+        """
+    )
+    assert taken == ["GPU003.TXT", "GPU014.TXT"]
+    assert console_errors(driver) == []
