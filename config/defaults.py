@@ -37,9 +37,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = False
 
-# The TrueType font of the printed password slips (PDF): one with every letter of the names
-# (Debian's fonts-dejavu-core). Without it, letters beyond Latin-1 print as "?".
+# The TrueType font of the printed password slips and enrollment sheets (PDF): one with every
+# letter of the names (Debian's fonts-dejavu-core); the sheets' headings use the bold one.
+# Without them, letters beyond Latin-1 print as "?".
 PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+PDF_FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 # werkzeug password hash method; "scrypt" is scrypt with n=2**15, r=8, p=1.
 PASSWORD_HASH_METHOD = "scrypt"

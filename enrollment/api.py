@@ -5,7 +5,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint as PageBlueprint
-from flask import Response, current_app, url_for
+from flask import Response, url_for
 from flask_jwt_extended import get_current_user, verify_jwt_in_request
 
 from enrollment import page as enrollment_page
@@ -19,14 +19,13 @@ from enrollment.schemas import (
     NoticeSchema,
     OwnDeviceSchema,
     TokenCreateSchema,
+    TokenEnrollmentSchema,
     TokenQueryArgs,
     TokenSchema,
 )
 from mdm.accounts.auth import current_actor, login_required, roles_required
 from mdm.accounts.models import School
 from mdm.agent.service import PROTOCOL_VERSION
-from mdm.devices import inventory_policy
-from mdm.devices.inventory_rules import INVENTORY_CATEGORIES
 from mdm.devices.service import DeviceFacts
 from mdm.extensions import db
 from mdm.pages import render_page
@@ -78,6 +77,14 @@ def create_token(body: dict[str, Any]) -> Any:
 def get_token(token_id: int) -> Any:
     """One enrollment token."""
     return service.get_token(db.session, current_actor(), token_id)
+
+
+@blp.route("/enrollment-tokens/<int:token_id>/devices", methods=["GET"])
+@roles_required(*ADMINS)
+@blp.response(200, TokenEnrollmentSchema(many=True))
+def token_devices(token_id: int) -> Any:
+    """The devices enrolled with a token, with their users, in the order they enrolled."""
+    return service.token_enrollments(db.session, current_actor(), token_id)
 
 
 @blp.route("/enrollment-tokens/<int:token_id>/revoke", methods=["POST"])
@@ -174,19 +181,7 @@ def enroll_page(secret: str) -> tuple[str, int, dict[str, str]]:
     school = db.session.get(School, token.school_id)
     assert school is not None
     notice = service.current_notice(db.session, token.school_id)
-    kept = inventory_policy.kept_for(db.session, token.school_id, token.user_role, None)
-    facts = enrollment_page.TokenFacts(
-        school=school.name,
-        ownership=token.ownership,
-        user_role=token.user_role,
-        platform=token.platform,
-        classes=token.classes,
-        groups=[group.name for group in token.groups if group.name not in token.classes],
-        notice_version=notice.version if notice is not None else None,
-        check_in_minutes=max(1, int(current_app.config["AGENT_CHECK_IN_SECONDS"]) // 60),
-        kept_categories=[name for name in INVENTORY_CATEGORIES if name in kept],
-        dropped_categories=[name for name in INVENTORY_CATEGORIES if name not in kept],
-    )
+    facts = service.token_facts(db.session, token, school, notice)
     page = enrollment_page.describe(lang, facts, url_for("pages.document", name="agent-protocol"))
     until = token.expires_at.astimezone(ZoneInfo(school.timezone))
     html = render_page(

@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mdm.devices.models import Group
+from mdm.devices.models import Device, Group
 from mdm.extensions import db
 from mdm.platform.types import UTCDateTime, utcnow
 
@@ -35,6 +35,9 @@ class EnrollmentToken(db.Model):
         ForeignKey("schools.id", ondelete="RESTRICT"), index=True
     )
     label: Mapped[str] = mapped_column(String(200), default="")
+    # The name the device enrolled with it gets ("Koffer 3 – iPad 12": one slot of a trolley);
+    # None: the name the device sends.
+    device_name: Mapped[str | None] = mapped_column(String(120))
     # `et_` and the first characters of the secret: found by this, confirmed by the hash.
     lookup_key: Mapped[str] = mapped_column(String(16), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64))
@@ -64,6 +67,25 @@ class EnrollmentToken(db.Model):
         if self.uses >= self.max_uses:
             return "exhausted"
         return "active"
+
+
+class TokenEnrollment(db.Model):
+    """Which device enrolled with which token, and when: who enrolled what."""
+
+    __tablename__ = "enrollment_token_devices"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("enrollment_tokens.id", ondelete="CASCADE"), index=True
+    )
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
+    )
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    device: Mapped[Device] = relationship()
 
 
 class PrivacyNotice(db.Model):

@@ -33,6 +33,15 @@ class TokenCreateSchema(StrictSchema):
         load_default=list,
         metadata={"description": "groups every device enrolled with the token joins"},
     )
+    device_name = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=120),
+        metadata={
+            "description": "the name of the one device it enrolls (a slot of a trolley, "
+            '"Koffer 3 – iPad 12"); max_uses must be 1. Without it the device\'s own name'
+        },
+    )
     class_name = fields.String(
         load_default=None,
         allow_none=True,
@@ -48,6 +57,7 @@ class TokenSchema(Schema):
     id = fields.Integer()
     school_id = fields.Integer()
     label = fields.String()
+    device_name = fields.String(allow_none=True)
     lookup_key = fields.String(metadata={"description": "the secret's non-secret beginning"})
     ownership = fields.String()
     user_role = fields.String()
@@ -72,6 +82,19 @@ class TokenSchema(Schema):
 
     def get_classes(self, token: Any) -> list[str]:
         return token.classes
+
+
+class TokenEnrollmentSchema(Schema):
+    device_id = fields.Integer()
+    device_name = fields.String(attribute="device.name")
+    platform = fields.String(attribute="device.platform")
+    status = fields.String(attribute="device.status")
+    user = fields.Method("get_user", metadata={"description": "the device's user's username"})
+    enrolled_at = fields.DateTime()
+
+    def get_user(self, enrollment: Any) -> str | None:
+        user = enrollment.device.user
+        return user.username if user is not None else None
 
 
 class IssuedTokenSchema(Schema):

@@ -1,6 +1,6 @@
 """Enrollment tokens, privacy notices and enrolling a device. They flush, never commit."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,11 +9,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from enrollment import tokens
-from enrollment.models import Consent, EnrollmentToken, PrivacyNotice
+from enrollment.models import Consent, EnrollmentToken, PrivacyNotice, TokenEnrollment
+from enrollment.page import TokenFacts
 from mdm.accounts.models import School, User
 from mdm.agent.service import configuration
 from mdm.devices import byod, class_groups, credentials, inventory_policy
 from mdm.devices import service as devices
+from mdm.devices.inventory_rules import INVENTORY_CATEGORIES
 from mdm.devices.models import OWNERSHIPS, PLATFORMS, USER_ROLES, Device, Group
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -32,6 +34,8 @@ from mdm.platform.scoping import ADMINS, get_scoped, require_role, require_schoo
 from mdm.platform.types import utcnow
 
 MAX_TOKEN_DAYS = 366
+MAX_TROLLEY_SLOTS = 100
+DEVICE_NAME_LENGTH = 120
 
 
 class TokenUnknown(NotFound):
@@ -119,11 +123,18 @@ def create_token(
     group_ids: list[int] | None = None,
     label: str = "",
     class_name: str | None = None,
+    device_name: str | None = None,
 ) -> IssuedToken:
     """Create an enrollment token; its secret is shown only this once. With `class_name` the
-    devices join that class's group."""
+    devices join that class's group; with `device_name` it enrolls one device of that name."""
     school = _admin_school(session, actor, school_id)
     errors: dict[str, list[str]] = {}
+    if device_name is not None:
+        device_name = " ".join(device_name.split())
+        if not device_name or len(device_name) > DEVICE_NAME_LENGTH:
+            errors["device_name"] = [f"1 to {DEVICE_NAME_LENGTH} characters"]
+        elif max_uses != 1:
+            errors["max_uses"] = ["a token that names its device enrolls one device: 1"]
     if ownership not in OWNERSHIPS:
         errors["ownership"] = [f"must be one of {', '.join(OWNERSHIPS)}"]
     if user_role not in USER_ROLES:
@@ -157,6 +168,7 @@ def create_token(
     token = EnrollmentToken(
         school_id=school.id,
         label=label.strip(),
+        device_name=device_name,
         lookup_key=tokens.token_lookup_key(secret),
         token_hash=tokens.hash_token(secret),
         ownership=ownership,
@@ -184,9 +196,82 @@ def create_token(
             "max_uses": max_uses,
             "expires_at": expires_at.isoformat(),
             "classes": token.classes,
+            "device_name": device_name,
         },
     )
     return IssuedToken(token, secret)
+
+
+def trolley_slot_names(
+    trolley: str, device_word: str, slots: int, first_slot: int = 1
+) -> list[str]:
+    """The names of a trolley's slots: "Koffer 3 – iPad 1", "Koffer 3 – iPad 2", ..."""
+    return [
+        f"{trolley} – {device_word} {number}" for number in range(first_slot, first_slot + slots)
+    ]
+
+
+def create_trolley_tokens(
+    session: Session,
+    actor: Actor,
+    *,
+    trolley: str,
+    device_word: str,
+    slots: int,
+    first_slot: int = 1,
+    school_id: int | None = None,
+    platform: str | None = None,
+    expires_at: datetime | None = None,
+    group_ids: list[int] | None = None,
+    class_name: str | None = None,
+) -> list[IssuedToken]:
+    """One token per slot of a trolley of shared school devices, each naming the device it
+    enrolls ("Koffer 3 – iPad 12"); their secrets are shown only this once."""
+    trolley, device_word = " ".join(trolley.split()), " ".join(device_word.split())
+    errors: dict[str, list[str]] = {}
+    if not trolley:
+        errors["trolley"] = ["must not be empty"]
+    if not device_word:
+        errors["device_word"] = ["must not be empty"]
+    if not 1 <= slots <= MAX_TROLLEY_SLOTS:
+        errors["slots"] = [f"between 1 and {MAX_TROLLEY_SLOTS}"]
+    if first_slot < 1:
+        errors["first_slot"] = ["at least 1"]
+    names = trolley_slot_names(trolley, device_word, slots, first_slot)
+    if not errors and max(len(name) for name in names) > DEVICE_NAME_LENGTH:
+        errors["trolley"] = [f"a slot's name has at most {DEVICE_NAME_LENGTH} characters"]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return [
+        create_token(
+            session,
+            actor,
+            ownership="school",
+            user_role="shared",
+            school_id=school_id,
+            platform=platform,
+            expires_at=expires_at,
+            max_uses=1,
+            group_ids=group_ids,
+            label=trolley,
+            class_name=class_name,
+            device_name=name,
+        )
+        for name in names
+    ]
+
+
+def token_enrollments(session: Session, actor: Actor, token_id: int) -> list[TokenEnrollment]:
+    """The devices enrolled with a token (with their users), in the order they enrolled."""
+    token = get_token(session, actor, token_id)
+    return list(
+        session.scalars(
+            select(TokenEnrollment)
+            .where(TokenEnrollment.token_id == token.id)
+            .options(selectinload(TokenEnrollment.device).selectinload(Device.user))
+            .order_by(TokenEnrollment.enrolled_at, TokenEnrollment.device_id)
+        )
+    )
 
 
 def list_tokens(
@@ -314,6 +399,25 @@ def current_notice(session: Session, school_id: int) -> PrivacyNotice | None:
     )
 
 
+def token_facts(
+    session: Session, token: EnrollmentToken, school: School, notice: PrivacyNotice | None
+) -> TokenFacts:
+    """What the enrollment page and the printed sheet say about a token and its school."""
+    kept = inventory_policy.kept_for(session, token.school_id, token.user_role, None)
+    return TokenFacts(
+        school=school.name,
+        ownership=token.ownership,
+        user_role=token.user_role,
+        platform=token.platform,
+        classes=token.classes,
+        groups=[group.name for group in token.groups if group.name not in token.classes],
+        notice_version=notice.version if notice is not None else None,
+        check_in_minutes=max(1, int(current_app.config["AGENT_CHECK_IN_SECONDS"]) // 60),
+        kept_categories=[name for name in INVENTORY_CATEGORIES if name in kept],
+        dropped_categories=[name for name in INVENTORY_CATEGORIES if name not in kept],
+    )
+
+
 @dataclass(frozen=True)
 class Enrollment:
     """The result of enrolling: the device, its credential and its first configuration."""
@@ -374,6 +478,8 @@ def enroll(
             errors={"platform": [f"this enrollment token is for {token.platform} devices"]}
         )
     notice = _check_owner(session, token, owner, privacy_notice_version)
+    if token.device_name is not None:
+        facts = replace(facts, name=token.device_name)
     user = owner if token.user_role != "shared" else None
     csr = credentials.parse_csr(csr_pem)
     kept = inventory_policy.kept_for(
@@ -408,6 +514,14 @@ def enroll(
         groups=class_groups.with_class_group(list(token.groups), user, class_group),
     )
     credential = credentials.issue_credential(session, device, csr)
+    session.add(
+        TokenEnrollment(
+            device_id=device.id,
+            token_id=token.id,
+            school_id=device.school_id,
+            enrolled_at=device.enrolled_at,
+        )
+    )
     if notice is not None and owner is not None:
         session.add(
             Consent(

@@ -11,12 +11,14 @@ def init_app(app: Flask) -> None:
     from mdm.extensions import api as rest_api
     from mdm.platform.dashboard import register_dashboard_provider
     from mdm.platform.jobs import JobSpec, register_job
+    from mdm.platform.pages import AdminLink, register_admin_link
     from mdm.policies.calendar import register_school_calendar
     from schedules import (  # noqa: F401
         api,
         dashboard,
         demo,
         import_folder,
+        import_pages,
         import_service,
         models,
         policy_calendar,
@@ -26,6 +28,10 @@ def init_app(app: Flask) -> None:
 
     rest_api.register_blueprint(api.panel_blp)
     app.register_blueprint(pages)
+    app.register_blueprint(import_pages.pages)
+    register_admin_link(
+        app, AdminLink("timetable_pages.import_history", import_pages.NAV, order=50)
+    )
     rest_api.register_blueprint(api.imports_blp)
     app.cli.add_command(import_group)
     register_demo(app, demo.seed)

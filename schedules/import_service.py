@@ -11,10 +11,12 @@ removed) the caller rolls back, nothing changed, and the caller records the refu
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -40,6 +42,8 @@ from schedules.import_files import (
 )
 from schedules.plan_changes import KindChanges, Scope
 
+# How long an uploaded, previewed export waits to be applied (admin pages).
+UPLOAD_KEPT = timedelta(days=1)
 # An import keeps at most this many warnings; a broken file could otherwise produce millions.
 MAX_WARNINGS = 200
 # A kind with fewer rows than this in the replaced part may lose any share of them.
@@ -526,3 +530,51 @@ def last_import(session: Session, school_id: int) -> models.TimetableImport | No
         .order_by(models.TimetableImport.created_at.desc(), models.TimetableImport.id.desc())
         .limit(1)
     )
+
+
+def keep_upload(
+    session: Session, actor: Actor, school_id: int, files: dict[str, bytes], file_format: str
+) -> models.TimetableUpload:
+    """Keep a previewed export until it is applied (or a day at most); older ones are dropped."""
+    require_school(actor, school_id)
+    require_role(actor, ADMINS, "only admins import timetables")
+    session.execute(
+        delete(models.TimetableUpload).where(
+            models.TimetableUpload.created_at < utcnow() - UPLOAD_KEPT
+        )
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as packed:
+        for name, data in files.items():
+            packed.writestr(name, data)
+    upload = models.TimetableUpload(
+        school_id=school_id,
+        created_by_id=actor.user_id,
+        file_format=file_format,
+        archive=archive.getvalue(),
+    )
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def take_upload(
+    session: Session, actor: Actor, school_id: int, upload_id: int
+) -> tuple[dict[str, bytes], str]:
+    """The files of a kept upload of the school and its format; it is gone afterwards (unless
+    the caller rolls back). NotFound once applied, dropped, or of another school."""
+    require_school(actor, school_id)
+    require_role(actor, ADMINS, "only admins import timetables")
+    upload = session.get(models.TimetableUpload, upload_id)
+    if (
+        upload is None
+        or upload.school_id != school_id
+        or upload.created_at < utcnow() - UPLOAD_KEPT
+    ):
+        raise NotFound(f"upload {upload_id} not found (applied already, or older than a day)")
+    with zipfile.ZipFile(io.BytesIO(upload.archive)) as packed:
+        files = {name: packed.read(name) for name in packed.namelist()}
+    file_format = upload.file_format
+    session.delete(upload)
+    session.flush()
+    return files, file_format

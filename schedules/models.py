@@ -9,7 +9,17 @@ master data and plan data independently and the panel filters without joins.
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, Time, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdm.extensions import db
@@ -310,3 +320,17 @@ class PanelSettings(db.Model):
     public_link_hash: Mapped[str | None] = mapped_column(String(64))
     plan_version: Mapped[int] = mapped_column(default=0)
     plan_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TimetableUpload(db.Model):
+    """An export an admin uploaded and previewed on the admin pages, kept (as a zip) until it is
+    applied, or for a day at most, so that applying it needs no second upload."""
+
+    __tablename__ = "timetable_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    file_format: Mapped[str] = mapped_column(String(20), default="")
+    archive: Mapped[bytes] = mapped_column(LargeBinary)

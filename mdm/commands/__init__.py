@@ -4,9 +4,15 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The command API, the jobs that expire and prune commands, and the pending and failed
-    commands on the dashboard."""
-    from mdm.commands import api, dashboard, service
+    """The command API, the jobs that expire and prune commands, the pending and failed
+    commands on the dashboard, and the commands on the device pages (actions, bulk actions,
+    history, filters)."""
+    from mdm.commands import api, dashboard, pages, service
+    from mdm.devices.pages import (
+        register_bulk_actions,
+        register_device_filter,
+        register_device_section,
+    )
     from mdm.extensions import api as rest_api
     from mdm.extensions import db
     from mdm.platform.dashboard import register_dashboard_provider
@@ -14,6 +20,10 @@ def init_app(app: Flask) -> None:
 
     rest_api.register_blueprint(api.blp)
     register_dashboard_provider(app, dashboard.command_figures)
+    app.register_blueprint(pages.pages)
+    register_device_section(app, pages.device_section)
+    register_bulk_actions(app, pages.bulk_actions)
+    register_device_filter(app, pages.COMMAND_FILTER)
     register_job(
         app, JobSpec(id="commands.expire", func=lambda: service.expire(db.session), seconds=300)
     )

@@ -71,7 +71,7 @@ class DeviceQueryArgs(PageArgs):
         validate=validate.Length(max=100),
         metadata={
             "description": "part of the name, model, the user's username, the serial number or "
-            "an IMEI (spaces and dashes in it are ignored)"
+            "an IMEI (spaces and dashes in it are ignored), or a group's whole name (a class: 7a)"
         },
     )
 

@@ -54,6 +54,9 @@ class DeviceFilters:
     last_seen_before: datetime | None = None
     last_seen_after: datetime | None = None
     search: str | None = None
+    # Conditions on Device of the packages built on devices (a policy's compliance, commands),
+    # which mdm.devices does not know: mdm.devices.pages takes them from their filters.
+    conditions: tuple[Any, ...] = ()
 
 
 def require_admin(actor: Actor) -> None:
@@ -83,17 +86,26 @@ def _device_select(actor: Actor, filters: DeviceFilters) -> Select[Any]:
         stmt = stmt.where(Device.last_seen_at >= filters.last_seen_after)
     if filters.search:
         stmt = stmt.where(_search(filters.search))
+    for condition in filters.conditions:
+        stmt = stmt.where(condition)
     return stmt
 
 
 def _search(text: str) -> Any:
-    """Part of the name, model, the user's username, the serial number or an IMEI."""
+    """Part of the name, model, the user's username, the serial number or an IMEI, or the
+    whole name of a group (a class: "7a")."""
     pattern = f"%{text.lower()}%"
     owners = select(User.id).where(func.lower(User.username).like(pattern))
+    in_group = (
+        select(group_devices.c.device_id)
+        .join(Group, Group.id == group_devices.c.group_id)
+        .where(func.lower(Group.name) == " ".join(text.split()).lower())
+    )
     matches = [
         func.lower(Device.name).like(pattern),
         func.lower(Device.model).like(pattern),
         Device.user_id.in_(owners),
+        Device.id.in_(in_group),
     ]
     serial = "".join(text.split()).upper()  # serial numbers are stored so
     if serial:

@@ -186,3 +186,16 @@ def merge(layers: Iterable[Layer], ownership: str) -> Merged:
         left_out=tuple(left_out),
         inactive=tuple(layer for layer in ordered if not layer.active),
     )
+
+
+def document_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> list[tuple[str, Any, Any]]:
+    """The settings two documents differ in: (setting, value before, value after), a value
+    None where the document does not set it; by setting name."""
+    old, new = settings_of(before), settings_of(after)
+    return [
+        (name, old.get(name), new.get(name))
+        for name in sorted(old.keys() | new.keys())
+        if old.get(name) != new.get(name)
+    ]

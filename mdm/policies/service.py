@@ -376,6 +376,31 @@ def assign(
 ) -> PolicyAssignment:
     """Assign a policy to a school's devices, a group, an ownership or a device; the devices it
     reaches get their new effective policy."""
+    fields = {
+        "target": target,
+        "priority": priority,
+        "school_id": school_id,
+        "group_id": group_id,
+        "device_id": device_id,
+        "ownership": ownership,
+    }
+    return _assign(session, actor, policy_id, now=now, **fields)[0]
+
+
+def _assign(
+    session: Session,
+    actor: Actor,
+    policy_id: int,
+    *,
+    target: str,
+    priority: int,
+    school_id: int | None,
+    group_id: int | None,
+    device_id: int | None,
+    ownership: str | None,
+    now: datetime | None,
+) -> tuple[PolicyAssignment, list[int]]:
+    """The new assignment and the devices whose effective policy it changed."""
     policy = get_policy(session, actor, policy_id)
     if target not in TARGETS:
         raise ValidationFailed(errors={"target": [f"must be one of {', '.join(TARGETS)}"]})
@@ -422,8 +447,7 @@ def assign(
         school_id=school,
         details={"policy_id": policy.id, "target": target, "priority": priority, **columns},
     )
-    evaluate(session, _reach([assignment]), now)
-    return assignment
+    return assignment, evaluate(session, _reach([assignment]), now)
 
 
 def get_assignment(session: Session, actor: Actor, assignment_id: int) -> PolicyAssignment:
@@ -504,6 +528,97 @@ def unassign(
     session.delete(assignment)
     session.flush()
     evaluate(session, reach, now)
+
+
+# --- previews ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    """What a change would do before it is saved: how many enrolled devices the policy (or
+    the new assignment) reaches, and which of them would get a new effective policy."""
+
+    reached: int
+    changed: list[Device]
+    changed_total: int
+    new_version: bool = True
+
+
+def _preview(session: Session, change: Any) -> tuple[int, list[int], bool]:
+    """Make the change in a savepoint, see what it marked, and roll it back: the preview runs
+    the very code that saving runs. `change` returns (reach, marked ids, whether it changed)."""
+    with session.begin_nested() as attempt:
+        reach, marked, changed = change()
+        reached = session.scalar(
+            select(func.count()).select_from(Device).where((Device.status == "enrolled") & reach)
+        )
+        attempt.rollback()
+    return reached or 0, sorted(marked), changed
+
+
+def _changed_devices(session: Session, ids: list[int], limit: int) -> list[Device]:
+    shown = ids[:limit]
+    return list(session.scalars(select(Device).where(Device.id.in_(shown)).order_by(Device.id)))
+
+
+def preview_update(
+    session: Session,
+    actor: Actor,
+    policy_id: int,
+    document: dict[str, Any],
+    now: datetime | None = None,
+    limit: int = 50,
+) -> ChangePreview:
+    """Which devices a new document of the policy would reach and change; nothing is saved.
+    The document is a loaded one (PolicyDocumentSchema); ValidationFailed as saving would."""
+    policy = get_policy(session, actor, policy_id)
+    _require_changeable(actor, policy.school_id)
+
+    def change() -> tuple[ColumnElement[bool], list[int], bool]:
+        current = get_version(session, actor, policy.id)
+        added = _add_version(session, actor, policy, document, current) is not None
+        assignments = session.scalars(
+            select(PolicyAssignment).where(PolicyAssignment.policy_id == policy.id)
+        ).all()
+        reach = _reach(assignments)
+        marked = evaluate(session, reach, now, wake=False) if added and assignments else []
+        return reach, marked, added
+
+    reached, marked, added = _preview(session, change)
+    return ChangePreview(reached, _changed_devices(session, marked, limit), len(marked), added)
+
+
+def preview_assign(
+    session: Session,
+    actor: Actor,
+    policy_id: int,
+    *,
+    target: str,
+    priority: int = 100,
+    school_id: int | None = None,
+    group_id: int | None = None,
+    device_id: int | None = None,
+    ownership: str | None = None,
+    now: datetime | None = None,
+    limit: int = 50,
+) -> ChangePreview:
+    """Which devices a new assignment would reach and change; nothing is saved. Refused as
+    assigning would be."""
+    fields = {
+        "target": target,
+        "priority": priority,
+        "school_id": school_id,
+        "group_id": group_id,
+        "device_id": device_id,
+        "ownership": ownership,
+    }
+
+    def change() -> tuple[ColumnElement[bool], list[int], bool]:
+        assignment, marked = _assign(session, actor, policy_id, now=now, **fields)
+        return _reach([assignment]), marked, True
+
+    reached, marked, _ = _preview(session, change)
+    return ChangePreview(reached, _changed_devices(session, marked, limit), len(marked))
 
 
 # --- the effective policy ----------------------------------------------------------------------

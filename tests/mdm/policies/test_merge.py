@@ -120,3 +120,17 @@ def test_settings_and_document_round_trip() -> None:
     merged = merge([layer(**document)], "school")
     assert merged.document == document
     assert set(settings_of(document)) == {s.name for s in merged.settings}
+
+
+def test_document_changes_name_each_setting_that_differs() -> None:
+    from mdm.policies.merge import document_changes
+
+    before = {"passcode": {"required": True, "min_length": 4}, "apps": {"blocked": ["a.b"]}}
+    after = {"passcode": {"required": True, "min_length": 6}, "apps": {"allowed": ["c.d"]}}
+
+    assert document_changes(before, after) == [
+        ("apps[a.b]", "blocked", None),
+        ("apps[c.d]", None, "allowed"),
+        ("passcode.min_length", 4, 6),
+    ]
+    assert document_changes(after, after) == []
