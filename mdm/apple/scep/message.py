@@ -227,20 +227,15 @@ def _signed_data(
         raise MalformedMessage("empty", "the message is empty")
     if len(data) > MAX_MESSAGE_BYTES:
         raise MalformedMessage("too_large", f"a message may be at most {MAX_MESSAGE_BYTES} bytes")
-    try:
-        info = cms.ContentInfo.load(data, strict=True)
-        if info["content_type"].native != "signed_data":
-            raise MalformedMessage("not_signed_data", "the message is not a CMS SignedData")
-        signed_data = info["content"]
-        signer_infos = list(signed_data["signer_infos"])
-        if len(signer_infos) != 1:
-            raise MalformedMessage("signer", "the message must have exactly one signer")
-        signer_info = signer_infos[0]
-        signer = _signer_certificate(signed_data, signer_info["sid"])
-    except (ValueError, TypeError, KeyError) as exc:
-        if isinstance(exc, ScepError):
-            raise
-        raise MalformedMessage("malformed", "the message is not a readable pkiMessage") from exc
+    info = cms.ContentInfo.load(data, strict=True)
+    if info["content_type"].native != "signed_data":
+        raise MalformedMessage("not_signed_data", "the message is not a CMS SignedData")
+    signed_data = info["content"]
+    signer_infos = list(signed_data["signer_infos"])
+    if len(signer_infos) != 1:
+        raise MalformedMessage("signer", "the message must have exactly one signer")
+    signer_info = signer_infos[0]
+    signer = _signer_certificate(signed_data, signer_info["sid"])
     return signed_data, signer_info, signer
 
 
@@ -272,17 +267,12 @@ def _attributes(signer_info: cms.SignerInfo) -> dict[str, core.Any]:
     if not signed_attrs:
         raise MalformedMessage("attributes", "the message has no signed attributes")
     attributes: dict[str, core.Any] = {}
-    try:
-        for attribute in signed_attrs:
-            oid = attribute["type"].dotted
-            values = list(attribute["values"])
-            if len(values) != 1 or oid in attributes:
-                raise MalformedMessage("attributes", f"attribute {oid} must have exactly one value")
-            attributes[oid] = values[0]
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, ScepError):
-            raise
-        raise MalformedMessage("attributes", "the signed attributes are unreadable") from exc
+    for attribute in signed_attrs:
+        oid = attribute["type"].dotted
+        values = list(attribute["values"])
+        if len(values) != 1 or oid in attributes:
+            raise MalformedMessage("attributes", f"attribute {oid} must have exactly one value")
+        attributes[oid] = values[0]
     return attributes
 
 

@@ -197,7 +197,8 @@ def _issued_before(
     session: Session, challenge: ScepChallenge, transaction_id: str, fingerprint: str
 ) -> x509.Certificate:
     """The certificate of a used challenge, for a retransmission of the same transaction with
-    the same key (RFC 8894, 3.3.1.1), while it is not revoked."""
+    the same key (a client that lost the answer sends its request again), while it is not
+    revoked."""
     if (challenge.transaction_id, challenge.public_key_fingerprint) != (
         transaction_id,
         fingerprint,

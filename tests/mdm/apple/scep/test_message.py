@@ -208,7 +208,8 @@ def test_a_message_that_is_not_a_pki_message_is_malformed(
     responder: message.Responder, device_key: rsa.RSAPrivateKey
 ) -> None:
     envelope = client.envelope(b"x", responder.certificate, "aes128_cbc")
-    for data in (b"", b"not der at all", envelope, b"\x30" + b"\x84\xff\xff\xff\xff"):
+    nested = b"\x30\x80" * 30_000  # indefinite lengths, 30,000 deep
+    for data in (b"", b"not der at all", envelope, b"\x30\x84\xff\xff\xff\xff", nested):
         with pytest.raises(MalformedMessage):
             message.read_request(data, responder)
     with pytest.raises(MalformedMessage, match="too_large"):
