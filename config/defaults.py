@@ -68,6 +68,9 @@ ENROLLMENT_TOKEN_FAILURE_WINDOW_SECONDS = 15 * 60
 AGENT_CHECK_IN_SECONDS = 15 * 60
 AGENT_MAX_INVENTORY_BYTES = 64 * 1024
 DEVICE_CERTIFICATE_DAYS = 397
+# Apple SCEP (docs/scep.md): how long a pending iPad's one-time challenge is valid, in seconds,
+# from the moment its enrollment profile is made until the iPad asks for its certificate.
+APPLE_SCEP_CHALLENGE_SECONDS = 60 * 60
 # Trust the client certificate a TLS-terminating proxy forwards in the X-SSL-Client-Cert header
 # (URL-encoded PEM, e.g. nginx's $ssl_client_escaped_cert). Only when the proxy verifies client
 # certificates against the schools' device CAs and strips the header from client requests.

@@ -28,7 +28,8 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("MDM_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Gunicorn answers these itself, with a short HTML page (not problem+json), before the app sees
 # the request: a request line (method, path and query) over 8190 bytes is a 414, a header over
-# 8190 bytes or more than 100 headers a 431. No API path or query of the service comes near.
+# 8190 bytes or more than 100 headers a 431. 8190 is the largest bounded value gunicorn takes; the
+# longest query of the service, a SCEP GET PKIOperation, is about 5.2 KB with a 4096-bit key.
 limit_request_line = HTTP_SERVER_LIMITS["limit_request_line"]
 limit_request_field_size = HTTP_SERVER_LIMITS["limit_request_field_size"]
 limit_request_fields = HTTP_SERVER_LIMITS["limit_request_fields"]

@@ -94,6 +94,31 @@ def issue_credential(
     return IssuedCredential(secret, certificate_pem, ca_pem, credential.not_after)
 
 
+def issue_certificate_credential(
+    session: Session, device: Device, csr: x509.CertificateSigningRequest
+) -> tuple[DeviceCredential, x509.Certificate]:
+    """Give the device a client certificate of its school's CA as its credential, with no
+    secret to hand out (SCEP: the device proves itself by its key); flushed."""
+    school = session.get(School, device.school_id)
+    assert school is not None
+    cert, _ca = issue_certificate(session, school, csr, device.id)
+    # The row's secret is random and never leaves this function: no one can present it.
+    unused_secret = identity.new_device_secret()
+    credential = DeviceCredential(
+        school_id=device.school_id,
+        device_id=device.id,
+        lookup_key=identity.device_lookup_key(unused_secret),
+        secret_hash=identity.hash_secret(unused_secret),
+        certificate_serial=format(cert.serial_number, "x"),
+        certificate_fingerprint=identity.certificate_fingerprint(cert),
+        certificate_pem=identity.cert_to_pem(cert).decode(),
+        not_after=cert.not_valid_after_utc,
+    )
+    session.add(credential)
+    session.flush()
+    return credential, cert
+
+
 def revoke_credential(session: Session, credential_id: int) -> bool:
     """Revoke one credential (the one a device replaces); False when it was revoked already
     (by a parallel request: the database decides which one revokes it)."""

@@ -14,7 +14,9 @@ from mdm.platform.types import UTCDateTime, utcnow
 
 OWNERSHIPS = ("school", "byod")
 PLATFORMS = ("ios", "ipados", "macos", "android", "windows", "linux")
-DEVICE_STATUSES = ("enrolled", "retired")
+# pending: created for an enrollment that has not finished yet (an iPad's profile handed out,
+# its SCEP certificate not yet used to check in).
+DEVICE_STATUSES = ("pending", "enrolled", "retired")
 USER_ROLES = ("student", "teacher", "shared")
 GROUP_KINDS = ("class", "teachers", "custom")
 

@@ -46,7 +46,9 @@ class DeviceSchema(Schema):
     user_role = fields.String(metadata={"description": "student, teacher or shared"})
     user = fields.Nested(UserRefSchema, allow_none=True)
     groups = fields.List(fields.Nested(GroupRefSchema))
-    status = fields.String(metadata={"description": "enrolled or retired"})
+    status = fields.String(
+        metadata={"description": "pending (its enrollment not finished), enrolled or retired"}
+    )
     enrolled_at = fields.DateTime()
     last_seen_at = fields.DateTime(allow_none=True)
     retired_at = fields.DateTime(allow_none=True)

@@ -119,8 +119,9 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 # Paths whose requests never open the pages' cookie session: the JSON API takes bearer tokens
-# only, so a cookie a browser sends along is never a login there (and never a CSRF risk).
-NO_SESSION_PREFIXES = ("/api/",)
+# only, and Apple's device protocols (SCEP, MDM check-in and commands) a device's own challenge
+# or signature, so a cookie a browser sends along is never a login there (and never a CSRF risk).
+NO_SESSION_PREFIXES = ("/api/", "/apple/")
 
 
 def opens_page_session(path: str) -> bool:

@@ -1,7 +1,7 @@
 """users: language (the admin pages' language, a user setting)
 
 Revision ID: 0015_admin_pages
-Revises: 0012_policies_commands
+Revises: 0014_apple_scep
 Create Date: 2026-12-03 22:20:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_admin_pages"
-down_revision = "0012_policies_commands"
+down_revision = "0014_apple_scep"
 branch_labels = None
 depends_on = None
 
