@@ -27,8 +27,10 @@ accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("MDM_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Gunicorn answers these itself, with a short HTML page (not problem+json), before the app sees
-# the request: a request line (method, path and query) over 8190 bytes is a 414, a header over
-# 8190 bytes or more than 100 headers a 431. No API path or query of the service comes near.
+# the request: a header over 8190 bytes or more than 100 headers is a 431. The request line is
+# not limited here (gunicorn cannot allow more than 8190 bytes otherwise, too few for an Apple
+# device's SCEP GET): the service answers one over MAX_REQUEST_LINE_BYTES with a 414, and the
+# TLS proxy in front bounds it too (nginx: large_client_header_buffers).
 limit_request_line = HTTP_SERVER_LIMITS["limit_request_line"]
 limit_request_field_size = HTTP_SERVER_LIMITS["limit_request_field_size"]
 limit_request_fields = HTTP_SERVER_LIMITS["limit_request_fields"]

@@ -25,6 +25,7 @@ SUBPACKAGES = (
     "mdm.policies",
     "mdm.commands",
     "mdm.agent",
+    "mdm.apple",
 )
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,12 @@ from flask import Flask
 
 SECRET_SETTINGS = ("SECRET_KEY", "JWT_SECRET_KEY", "ENCRYPTION_KEYS")
 # What gunicorn reads before the service sees a request (a 414 or 431 beyond it), the same for
-# `mdm run` and config/gunicorn.conf.py; the OpenAPI document and README say so.
+# `mdm run` and config/gunicorn.conf.py; the OpenAPI document and README say so. The request
+# line has no gunicorn limit (0): gunicorn caps any other value at 8190 bytes, and an Apple
+# device's SCEP GET carries a base64 message of several KB in its query; the service itself
+# answers a request line over MAX_REQUEST_LINE_BYTES with a 414 (mdm/platform/http.py).
 HTTP_SERVER_LIMITS = {
-    "limit_request_line": 8190,
+    "limit_request_line": 0,
     "limit_request_field_size": 8190,
     "limit_request_fields": 100,
 }

@@ -14,7 +14,9 @@ from mdm.platform.types import UTCDateTime, utcnow
 
 OWNERSHIPS = ("school", "byod")
 PLATFORMS = ("ios", "ipados", "macos", "android", "windows", "linux")
-DEVICE_STATUSES = ("enrolled", "retired")
+# pending: created for an enrollment the device has not completed yet (an Apple device that
+# fetched its profile and has not authenticated).
+DEVICE_STATUSES = ("pending", "enrolled", "retired")
 USER_ROLES = ("student", "teacher", "shared")
 GROUP_KINDS = ("class", "teachers", "custom")
 

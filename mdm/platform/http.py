@@ -201,6 +201,17 @@ def refuse_unstorable_text() -> None:
         raise errors.ValidationFailed("Some text cannot be stored.", errors=problems)
 
 
+def check_request_line() -> Response | None:
+    """A path and query longer than MAX_REQUEST_LINE_BYTES is a 414 (gunicorn takes any)."""
+    limit = int(current_app.config["MAX_REQUEST_LINE_BYTES"])
+    raw = request.environ.get("RAW_URI") or request.full_path
+    if len(raw) > limit:
+        return errors.problem(
+            414, "uri-too-long", "URI Too Long", f"the path and query may have {limit} bytes"
+        )
+    return None
+
+
 def check_body_type() -> Response | None:
     """A body of a type the endpoint does not take is a 415, before anything else happens (a
     method the path does not have is left to the router's 405)."""
@@ -260,6 +271,7 @@ def init_app(app: Flask) -> None:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
     app.session_interface = NoCookieSessions()
+    app.before_request(check_request_line)
     app.before_request(read_streamed_body)
     app.before_request(check_body_type)
     app.before_request(refuse_unstorable_text)

@@ -9,8 +9,8 @@ by its decorators (`problems`): a login (401) and a role (403) by `roles_require
 operation needs is declared by `security` (`roles_required` declares the user login).
 
 Two answers come from the HTTP server in front of the service (gunicorn), not from the service,
-and are short HTML pages: a request line too long (414) and headers too large (431); every
-operation declares them as they are.
+and are short HTML pages: headers too large (431); every operation declares it as it is. A
+request line over MAX_REQUEST_LINE_BYTES is the service's own 414.
 """
 
 from collections.abc import Callable
@@ -31,6 +31,7 @@ PROBLEM_RESPONSES = {
     409: ("CONFLICT", "The change conflicts with the data as it is"),
     410: ("GONE", "The token or device is no longer usable"),
     413: ("CONTENT_TOO_LARGE", "The body is larger than the service takes"),
+    414: ("URI_TOO_LONG", "The request line (path and query) is over MAX_REQUEST_LINE_BYTES"),
     415: ("UNSUPPORTED_MEDIA_TYPE", "The body is not of a type the operation takes"),
     429: ("TOO_MANY_REQUESTS", "Too many attempts; Retry-After says when to try again"),
     503: ("SERVICE_UNAVAILABLE", "The database does not answer"),
@@ -38,7 +39,6 @@ PROBLEM_RESPONSES = {
 BODY_METHODS = ("post", "put", "patch")
 # Answers of the HTTP server itself (limits in config/gunicorn.conf.py), by status.
 SERVER_RESPONSES = {
-    414: ("REQUEST_LINE_TOO_LONG", "The request line (path and query) is over 8190 bytes"),
     431: ("HEADER_FIELDS_TOO_LARGE", "A header is over 8190 bytes, or there are over 100"),
 }
 # The security schemes of user logins (registered by mdm.accounts).
@@ -106,7 +106,7 @@ class ProblemsPlugin(BasePlugin):
                 implied.append(404)
             if method in BODY_METHODS and operation.get("requestBody"):
                 implied += [413, 415]
-            for status in implied:
+            for status in (*implied, 414):
                 responses.setdefault(str(status), PROBLEM_RESPONSES[status][0])
             for status, (name, _description) in SERVER_RESPONSES.items():
                 responses.setdefault(str(status), name)

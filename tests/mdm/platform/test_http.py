@@ -168,3 +168,11 @@ def test_behind_a_trusted_proxy_links_follow_the_forwarded_address(
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "mdm.schulen.example.org"},
     )
     assert answer.get_json() == {"base_url": "https://mdm.schulen.example.org"}
+
+
+def test_a_request_line_of_several_kb_is_taken_and_a_huge_one_is_a_414(client) -> None:
+    # An iPad's SCEP GET carries a base64 message of several KB in its query.
+    assert client.get("/healthz?message=" + "A" * 16_000).status_code == 200
+    refused = client.get("/healthz?message=" + "A" * 70_000)
+    assert refused.status_code == 414
+    assert refused.headers["Content-Type"] == "application/problem+json"
