@@ -187,8 +187,14 @@ def enroll_page(secret: str) -> tuple[str, int, dict[str, str]]:
         check_in_minutes=max(1, int(current_app.config["AGENT_CHECK_IN_SECONDS"]) // 60),
         kept_categories=[name for name in INVENTORY_CATEGORIES if name in kept],
         dropped_categories=[name for name in INVENTORY_CATEGORIES if name not in kept],
+        apple_ready=apple_profiles.apple_ready(db.session, token.school_id),
     )
-    page = enrollment_page.describe(lang, facts, url_for("pages.document", name="agent-protocol"))
+    page = enrollment_page.describe(
+        lang,
+        facts,
+        url_for("pages.document", name="agent-protocol"),
+        url_for("enrollment_pages.apple_profile", secret=secret),
+    )
     until = token.expires_at.astimezone(ZoneInfo(school.timezone))
     html = render_page(
         "enrollment/enroll.html",

@@ -142,6 +142,12 @@ def device_identity(session: Session, device: Device, school: School) -> dict:
     return pkcs12_identity(session, device)
 
 
+def apple_ready(session: Session, school_id: int) -> bool:
+    """Whether the school's Apple devices can enroll: it has its MDM push certificate."""
+    settings = session.get(PushSettings, school_id)
+    return settings is not None and bool(settings.apns_topic)
+
+
 def _check_token(token: EnrollmentToken) -> None:
     if token.ownership != byod.SCHOOL:
         raise AppleEnrollmentUnavailable(

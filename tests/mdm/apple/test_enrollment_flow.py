@@ -6,14 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 
 from mdm.apple.models import AppleDevice
 from mdm.commands.models import Command
 from mdm.devices.models import Device
 from mdm.extensions import db
 from mdm.policies.models import DevicePolicyState
-from mdm.push.models import PushAddress, PushWakeup
+from mdm.push.models import PushAddress, PushSettings, PushWakeup
 from tests.mdm.apple.ipad import IPad, answer
 
 
@@ -249,3 +249,39 @@ def test_check_out_retires_and_user_channels_are_declined(ipad: IPad) -> None:
     db.session.expire_all()
     assert db.session.get(Device, ipad.device_id).status == "retired"  # type: ignore[union-attr]
     assert ipad.result("Idle").status_code == 401
+
+
+def test_the_enrollment_page_leads_to_the_profile_and_refusals_change_nothing(
+    client: FlaskClient, make_token: Callable[..., dict[str, Any]], school: Any
+) -> None:
+    token = make_token(platform="ipados", max_uses=1)
+    no_push = client.get(f"/enroll/{token['secret']}/apple.mobileconfig")
+    assert no_push.status_code == 409 and "push certificate" in no_push.get_json()["detail"]
+    assert "apple.mobileconfig" not in client.get(f"/enroll/{token['secret']}").get_data(True)
+    db.session.add(PushSettings(school_id=school.id, apns_topic="com.apple.mgmt.External.x"))
+    db.session.commit()
+    page = client.get(f"/enroll/{token['secret']}?lang=en").get_data(as_text=True)
+    assert f"/enroll/{token['secret']}/apple.mobileconfig" in page
+    fetched = client.get(f"/enroll/{token['secret']}/apple.mobileconfig")
+    assert fetched.status_code == 200
+    assert fetched.mimetype == "application/x-apple-aspen-config"
+    assert client.get(f"/enroll/{token['secret']}/apple.mobileconfig").status_code == 410
+    assert db.session.scalar(select(func.count()).select_from(Device)) == 1
+    android = make_token(platform="android")
+    assert client.get(f"/enroll/{android['secret']}/apple.mobileconfig").status_code == 409
+    assert db.session.scalar(select(func.count()).select_from(Device)) == 1
+
+
+def test_a_device_whose_push_failed_is_served_at_its_next_connect(
+    ipad: IPad, client: FlaskClient, admin_headers: dict[str, str]
+) -> None:
+    _inventory(ipad)
+    # A restart needs a supervised iPad: refused at queueing.
+    assert _queue(client, admin_headers, ipad, "restart").status_code == 409
+    db.session.execute(
+        update(PushWakeup).values(status="failed", attempts=8, last_error="APNs: 503")
+    )
+    _queue(client, admin_headers, ipad, "lock")
+    sent = answer(ipad.result("Idle"))
+    assert sent is not None and sent["Command"]["RequestType"] == "DeviceLock"
+    assert db.session.get(PushWakeup, ipad.device_id) is None
