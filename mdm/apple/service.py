@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from cryptography import x509
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from mdm.accounts.models import School, User
@@ -19,14 +19,16 @@ from mdm.apple.models import AppleDevice
 from mdm.apple.plist import dump, jsonable
 from mdm.commands import rules
 from mdm.commands import service as commands
+from mdm.commands.models import Command
 from mdm.devices import credentials, identity, inventory_policy
 from mdm.devices import service as devices
-from mdm.devices.models import Device, DeviceCredential
+from mdm.devices.models import Device, DeviceCA, DeviceCredential
 from mdm.platform import audit
 from mdm.platform.actors import Actor
 from mdm.platform.errors import Conflict, DomainError, Gone, NotAuthenticated, NotFound
 from mdm.platform.types import utcnow
 from mdm.policies import service as policies
+from mdm.policies.models import DevicePolicyState
 from mdm.push import service as push
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Mdm-Signature realm="apple-mdm"'}
@@ -80,7 +82,9 @@ class Identified:
 
     device: Device
     apple: AppleDevice | None
-    credential_id: int
+    # Whether an inventory request, the policy or a command is due: only then does a command
+    # request take the write lock and look at the queues.
+    work_due: bool = True
 
     @property
     def actor(self) -> Actor:
@@ -108,31 +112,57 @@ def request_certificate(
         raise _refuse(str(exc)) from exc
 
 
+# Who a request is, in one statement: the credential of the certificate, its device and Apple
+# state, its school's CA certificate, and whether work is due (index lookups each).
+_IDENTITY = (
+    select(
+        DeviceCredential.revoked_at,
+        Device,
+        AppleDevice,
+        DeviceCA.certificate_pem.label("ca_pem"),
+        DevicePolicyState.device_id.label("policy_known"),
+        DevicePolicyState.due_at.label("policy_due_at"),
+        exists()
+        .where(Command.device_id == Device.id, Command.due_at <= bindparam("now"))
+        .label("commands_due"),
+    )
+    .join(Device, Device.id == DeviceCredential.device_id)
+    .join(DeviceCA, DeviceCA.school_id == DeviceCredential.school_id)
+    .outerjoin(AppleDevice, AppleDevice.device_id == Device.id)
+    .outerjoin(DevicePolicyState, DevicePolicyState.device_id == Device.id)
+    .where(DeviceCredential.certificate_fingerprint == bindparam("fingerprint"))
+)
+
+
 def identify(session: Session, cert: x509.Certificate, now: datetime) -> Identified:
     """The device whose identity (issued by its school's device CA, not revoked) this is."""
     fingerprint = identity.certificate_fingerprint(cert)
-    credential = session.scalar(
-        select(DeviceCredential).where(DeviceCredential.certificate_fingerprint == fingerprint)
-    )
-    if credential is None:
+    row = session.execute(_IDENTITY, {"fingerprint": fingerprint, "now": now}).one_or_none()
+    if row is None:
         raise _refuse("the identity certificate belongs to no enrollment")
-    if credential.revoked_at is not None:
+    if row.revoked_at is not None:
         raise _refuse("the identity certificate was revoked")
-    device = session.get(Device, credential.device_id)
-    school = session.get(School, credential.school_id)
-    if device is None or school is None:
-        raise _refuse("the identity certificate belongs to no enrollment")
-    ca = credentials.school_ca(session, school)
-    pem = identity.cert_to_pem(cert)
+    device, apple = row.Device, row.AppleDevice
+    ca_certificate = x509.load_pem_x509_certificate(row.ca_pem.encode())
     try:
-        device_id = identity.verify_device_certificate(ca, pem, now, frozenset())
+        device_id = identity.check_device_certificate(ca_certificate, cert, now, frozenset())
     except identity.CertificateRejected as exc:
         raise _refuse(f"the identity certificate is not valid: {exc.reason}") from exc
     if device_id != str(device.id):
         raise _refuse("the identity certificate names another device")
     if device.status == "retired":
         raise _refuse("this device was retired; enroll it again to manage it")
-    return Identified(device, session.get(AppleDevice, device.id), credential.id)
+    work_due = (
+        row.policy_known is None
+        or (row.policy_due_at is not None and row.policy_due_at <= now)
+        or bool(row.commands_due)
+        or (
+            apple is not None
+            and apple.inventory_due_at is not None
+            and apple.inventory_due_at <= now
+        )
+    )
+    return Identified(device, apple, work_due)
 
 
 def _channel_check(message: dict[str, Any]) -> None:
@@ -396,6 +426,9 @@ def connect(
     if status != "Idle" and status not in STATUSES:
         raise MessageRefused(f"Status {status!r} is not one of Apple's")
     now = now or utcnow()
+    if status == "Idle" and not ident.work_due:
+        ident.device.last_seen_at = now
+        return Answer(None)
     _lock_for_writing(session)
     ident.device.last_seen_at = now
     follow_up = None
