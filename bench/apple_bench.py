@@ -18,7 +18,6 @@ generations), signs each iPad's messages once (the signature is over a fixed bod
 import argparse
 import base64
 import http.client
-import statistics
 import sys
 import threading
 import time

@@ -25,7 +25,14 @@ from mdm.devices import service as devices
 from mdm.devices.models import Device, DeviceCA, DeviceCredential
 from mdm.platform import audit
 from mdm.platform.actors import Actor
-from mdm.platform.errors import Conflict, DomainError, Gone, NotAuthenticated, NotFound
+from mdm.platform.errors import (
+    Conflict,
+    DomainError,
+    Gone,
+    NotAuthenticated,
+    NotFound,
+    ValidationFailed,
+)
 from mdm.platform.types import utcnow
 from mdm.policies import service as policies
 from mdm.policies.models import DevicePolicyState
@@ -465,6 +472,13 @@ def _record(
     policy = POLICY_UUID.match(command_uuid)
     command = COMMAND_UUID.match(command_uuid)
     inventory = INVENTORY_UUID.match(command_uuid)
+    step = inventory.group(1) if inventory else command.group(2) if command else None
+    if step in payloads.INVENTORY_STEPS and result == "done":
+        try:
+            _inventory_result(session, device, apple, step, message)
+        except ValidationFailed as exc:
+            # Nothing of it is stored; the refresh ends as an error that says why.
+            result, detail = "failed", f"{exc.detail} {exc.errors or ''}".strip()[:2000]
     try:
         if policy is not None:
             data = {"failed_settings": apple.policy_left_out} if result == "done" else {}
@@ -473,9 +487,7 @@ def _record(
             )
             return None
         if inventory is not None and inventory.group(1) in payloads.INVENTORY_STEPS:
-            step = inventory.group(1)
             if result == "done":
-                _inventory_result(session, device, apple, step, message)
                 following = _next_step(step)
                 if following is not None:
                     return payloads.envelope(
@@ -490,7 +502,6 @@ def _record(
         if command is not None:
             command_id, step = int(command.group(1)), command.group(2)
             if step is not None and result == "done" and step in payloads.INVENTORY_STEPS:
-                _inventory_result(session, device, apple, step, message)
                 following = _next_step(step)
                 if following is not None:
                     return payloads.envelope(

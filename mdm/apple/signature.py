@@ -26,20 +26,26 @@ class SignatureRejected(ValueError):
     """An Mdm-Signature that does not prove who sent the body; the message says why."""
 
 
-def _signer_certificate(signed: cms.SignedData, signer: cms.SignerInfo) -> cms.Certificate:
+def _signer_certificate(signed: cms.SignedData, signer: cms.SignerInfo) -> x509.Certificate:
+    """The certificate the signer info names, read by cryptography (asn1crypto's own reading
+    of certificates and names is slow, and this runs on every request)."""
     sid = signer["sid"]
+    by_issuer = sid.name == "issuer_and_serial_number"
+    if by_issuer:
+        issuer, serial = sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native
     for choice in signed["certificates"] or []:
         if choice.name != "certificate":
             continue
-        cert = choice.chosen
-        if sid.name == "issuer_and_serial_number":
-            wanted = sid.chosen
-            if (
-                cert.issuer == wanted["issuer"]
-                and cert.serial_number == wanted["serial_number"].native
-            ):
+        cert = x509.load_der_x509_certificate(choice.chosen.dump())
+        if by_issuer:
+            if cert.serial_number == serial and cert.issuer.public_bytes() == issuer:
                 return cert
-        elif cert.key_identifier == sid.chosen.native:
+            continue
+        try:
+            ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        except x509.ExtensionNotFound:
+            continue
+        if ski.digest == sid.chosen.native:
             return cert
     raise SignatureRejected("the signature does not carry the signer's certificate")
 
@@ -78,10 +84,9 @@ def verify(body: bytes, header: str) -> x509.Certificate:
         digest_name = signer["digest_algorithm"]["algorithm"].native
         if digest_name not in HASHES:
             raise SignatureRejected(f"digest {digest_name} is not accepted")
-        cert_asn1 = _signer_certificate(signed, signer)
+        cert = _signer_certificate(signed, signer)
         message = _signed_bytes(signer, body, digest_name)
         signature = signer["signature"].native
-        cert = x509.load_der_x509_certificate(cert_asn1.dump())
     except (binascii.Error, ValueError, TypeError, KeyError) as exc:
         if isinstance(exc, SignatureRejected):
             raise

@@ -285,3 +285,21 @@ def test_a_device_whose_push_failed_is_served_at_its_next_connect(
     sent = answer(ipad.result("Idle"))
     assert sent is not None and sent["Command"]["RequestType"] == "DeviceLock"
     assert db.session.get(PushWakeup, ipad.device_id) is None
+
+
+def test_an_inventory_too_large_ends_the_refresh_as_an_error_and_stores_nothing(
+    ipad: IPad, client: FlaskClient, admin_headers: dict[str, str], app: Any
+) -> None:
+    _inventory(ipad)
+    before = db.session.get(Device, ipad.device_id).inventory_hash  # type: ignore[union-attr]
+    app.config["AGENT_MAX_INVENTORY_BYTES"] = 500
+    _queue(client, admin_headers, ipad, "refresh_inventory")
+    sent = answer(ipad.result("Idle"))
+    assert sent is not None
+    big = {f"Key{n}": "x" * 50 for n in range(20)}
+    assert answer(ipad.result("Acknowledged", sent["CommandUUID"], QueryResponses=big)) is None
+    command = db.session.scalar(select(Command).where(Command.device_id == ipad.device_id))
+    assert command is not None and command.status == "error"
+    assert "too large" in command.result_detail
+    db.session.expire_all()
+    assert db.session.get(Device, ipad.device_id).inventory_hash == before  # type: ignore[union-attr]
