@@ -2,8 +2,10 @@
 profile. Property lists in and out, not JSON: they are not part of the OpenAPI document
 (docs/apple.md describes them)."""
 
+from cryptography import x509
 from flask import Blueprint, Response, current_app, request
 
+from mdm.agent.service import check_in_connection
 from mdm.apple import plist, service
 from mdm.extensions import db
 from mdm.platform.errors import DomainError
@@ -52,15 +54,14 @@ def _body(allowed: tuple[str, ...]) -> bytes:
     return request.get_data(cache=True)
 
 
-def _identified(body: bytes) -> service.Identified:
-    """The device the request is from: its Mdm-Signature, or a trusted proxy's certificate."""
+def _certificate(body: bytes) -> x509.Certificate:
+    """The request's identity: its Mdm-Signature, or a trusted proxy's client certificate."""
     forwarded = (
         request.headers.get(CLIENT_CERT_HEADER)
         if current_app.config["AGENT_TRUST_CLIENT_CERT_HEADER"]
         else None
     )
-    cert = service.request_certificate(body, request.headers.get(SIGNATURE_HEADER), forwarded)
-    return service.identify(db.session, cert, utcnow())
+    return service.request_certificate(body, request.headers.get(SIGNATURE_HEADER), forwarded)
 
 
 def _message(body: bytes) -> dict:
@@ -74,8 +75,10 @@ def _message(body: bytes) -> dict:
 def check_in() -> Response:
     """Authenticate, TokenUpdate, CheckOut (UserAuthenticate is declined); an empty 200."""
     body = _body(CHECK_IN_TYPES)
-    ident = _identified(body)
-    service.check_in(db.session, ident, _message(body))
+    cert = _certificate(body)
+    with check_in_connection() as connection:
+        who = service.check_identity(connection, cert, utcnow())
+    service.check_in(db.session, service.identify(db.session, who), _message(body))
     return Response(b"", 200)
 
 
@@ -83,8 +86,16 @@ def check_in() -> Response:
 def connect() -> Response:
     """A device's Idle or result; the answer is its next command, or an empty 200."""
     body = _body(COMMAND_TYPES)
-    ident = _identified(body)
-    answer = service.connect(db.session, ident, _message(body))
+    cert = _certificate(body)
+    now = utcnow()
+    # Identity and, for the commonest request (an Idle with nothing due), the whole answer on a
+    # check-in connection: no transaction to wait for (mdm/agent/service.py check_in_engine).
+    with check_in_connection() as connection:
+        who = service.check_identity(connection, cert, now)
+        message = _message(body)
+        if service.idle_without_work(connection, who, message, now):
+            return Response(b"", 200)
+    answer = service.connect(db.session, service.identify(db.session, who), message, now)
     if answer.command is None:
         return Response(b"", 200)
     return Response(plist.dump(answer.command), 200, mimetype=PLIST_MIMETYPE)
