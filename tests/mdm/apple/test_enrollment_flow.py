@@ -303,3 +303,15 @@ def test_an_inventory_too_large_ends_the_refresh_as_an_error_and_stores_nothing(
     assert "too large" in command.result_detail
     db.session.expire_all()
     assert db.session.get(Device, ipad.device_id).inventory_hash == before  # type: ignore[union-attr]
+
+
+def test_an_ipad_enrolled_again_leaves_its_earlier_enrollment_retired(
+    ipad: IPad, new_ipad: Callable[..., IPad]
+) -> None:
+    again = new_ipad(udid=ipad.udid)
+    assert again.authenticate().status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Device, ipad.device_id).status == "retired"  # type: ignore[union-attr]
+    assert db.session.get(AppleDevice, again.device_id).udid == ipad.udid  # type: ignore[union-attr]
+    assert ipad.result("Idle").status_code == 401
+    assert again.token_update().status_code == 200
