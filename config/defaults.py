@@ -213,3 +213,20 @@ PUSH_APNS_CONCURRENCY = 50
 # Let schools' webhooks point at loopback, private or link-local addresses (a bridge inside the
 # city's own network). Off: such URLs are refused, so a webhook cannot reach internal services.
 PUSH_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+
+# Apple MDM (mdm/apple, docs/apple.md). The largest check-in or command message a device may
+# send, in bytes (larger gets 413); the reverse-DNS prefix of the PayloadIdentifiers of the
+# profiles the service makes (followed by the school's slug).
+APPLE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+APPLE_PAYLOAD_PREFIX = "de.schulen.mdm"
+# The device identity in the enrollment profile: "pkcs12" (a key and certificate of the
+# school's device CA, password-protected, inside the profile) or "scep" (the device makes its
+# own key and gets its certificate from the school's SCEP URL with a one-time challenge).
+APPLE_ENROLLMENT_IDENTITY = "scep"
+# The certificate (PEM, optionally followed by its chain) and key (PEM) enrollment profiles are
+# signed with, so that the device shows who made them: paths to files. Empty in development:
+# a self-signed pair is generated once into the instance folder. Empty in production: Apple
+# enrollment profiles are refused until they are set.
+APPLE_PROFILE_SIGNING_CERTIFICATE = ""
+APPLE_PROFILE_SIGNING_KEY = ""
+APPLE_PROFILE_SIGNING_KEY_PASSWORD = ""

@@ -8,8 +8,9 @@ from flask import Blueprint as PageBlueprint
 from flask import Response, url_for
 from flask_jwt_extended import get_current_user, verify_jwt_in_request
 
+from enrollment import apple_profile as apple_profiles
+from enrollment import mobileconfig, qr, service
 from enrollment import page as enrollment_page
-from enrollment import qr, service
 from enrollment.page import DATE_FORMATS, TEXTS
 from enrollment.schemas import (
     EnrollRequestSchema,
@@ -182,7 +183,12 @@ def enroll_page(secret: str) -> tuple[str, int, dict[str, str]]:
     assert school is not None
     notice = service.current_notice(db.session, token.school_id)
     facts = service.token_facts(db.session, token, school, notice)
-    page = enrollment_page.describe(lang, facts, url_for("pages.document", name="agent-protocol"))
+    page = enrollment_page.describe(
+        lang,
+        facts,
+        url_for("pages.document", name="agent-protocol"),
+        url_for("enrollment_pages.apple_profile", secret=secret),
+    )
     until = token.expires_at.astimezone(ZoneInfo(school.timezone))
     html = render_page(
         "enrollment/enroll.html",
@@ -216,3 +222,18 @@ def enroll_qr_png(secret: str) -> Response:
     service.usable_token(db.session, secret, client_address())
     png = qr.qr_png(service.enrollment_url(secret))
     return Response(png, mimetype="image/png", headers=PAGE_HEADERS)
+
+
+@pages.route("/enroll/<secret>/apple.mobileconfig")
+def apple_profile(secret: str) -> Response:
+    """The signed Apple enrollment profile of a school-owned token: opening it on an iPad (or
+    iPhone, Mac) installs management; each fetch is one use of the token."""
+    profile = apple_profiles.fetch_profile(db.session, secret, client_address())
+    return Response(
+        profile,
+        mimetype=mobileconfig.MIMETYPE,
+        headers={
+            **PAGE_HEADERS,
+            "Content-Disposition": 'attachment; filename="enrollment.mobileconfig"',
+        },
+    )

@@ -6,14 +6,15 @@ What the service does today: a device enrolls through the JSON agent protocol
 only what mdm/devices/byod.py allows, for a school-owned one what the school's inventory policy
 keeps: docs/privacy.md). Through the same protocol it sends the school's policies
 (docs/policies.md) and commands (docs/commands.md); to a personal device only what the BYOD rule
-allows. It does not speak Apple's MDM protocol yet. When that changes, this page changes with
-it.
+allows. A school-owned iPad, iPhone or Mac enrolls instead by installing the school's signed
+profile (Apple's MDM protocol, docs/apple.md), once the school has its MDM push certificate;
+personal Apple devices (Apple's User Enrollment) are not offered yet.
 """
 
 from dataclasses import dataclass, field
 
 LANGUAGES = ("de", "en")
-# Apple's devices are managed through Apple's MDM protocol, which the service does not speak yet.
+# Apple's devices are managed through Apple's MDM protocol: school-owned ones by profile.
 APPLE_PLATFORMS = ("ios", "ipados", "macos")
 PLATFORM_NAMES = {
     "ios": "iPhone (iOS)",
@@ -99,15 +100,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "eingeben.",
         "agent_does": "Die Agent-Software sendet den Code an POST /api/agent/v1/enroll und meldet "
         "sich danach etwa alle {minutes} Minuten (POST /api/agent/v1/checkin).",
-        "apple": "iPhones, iPads und Macs werden über Apples Geräteverwaltung (MDM) "
-        "eingeschrieben. Die bietet dieser Dienst noch nicht an: Es gibt hier noch kein Profil "
-        "zum Installieren, und die Kamera-App oder die Einstellungen eines Apple-Geräts können "
-        "mit diesem Link nichts einrichten. Bis dahin kann nur eine Agent-Software, die das "
-        "Agent-Protokoll spricht, ein Apple-Gerät einschreiben; eine solche App gibt es noch "
-        "nicht.",
-        "apple_any": "Für iPhones, iPads und Macs gilt: Apples Geräteverwaltung (MDM) bietet "
-        "dieser Dienst noch nicht an; ein Apple-Gerät schreibt sich bisher nur über eine "
-        "Agent-Software ein.",
+        "apple": "iPhones, iPads und Macs der Schule werden über Apples Geräteverwaltung (MDM) "
+        "mit einem Profil eingeschrieben, ohne zusätzliche App:",
+        "apple_step_open": "Diese Seite auf dem Gerät in Safari öffnen (oder den QR-Code unten "
+        "mit der Kamera des Geräts scannen).",
+        "apple_step_load": "„Profil laden“ (Link unten) tippen und das Laden erlauben.",
+        "apple_step_install": "In Einstellungen › Allgemein › VPN und Geräteverwaltung das "
+        "Profil der Schule öffnen und installieren.",
+        "apple_does": "Danach meldet sich das Gerät über Apples Geräteverwaltung beim Dienst; "
+        "die Schule schickt ihm ihre Richtlinien als Profil und ihre Befehle. Jedes Laden des "
+        "Profils zählt als eine Einschreibung dieses Links.",
+        "apple_not_ready": "Apples Geräteverwaltung (MDM) ist für diese Schule noch nicht "
+        "eingerichtet (es fehlt ihr Push-Zertifikat von Apple): Ein Apple-Gerät kann sich mit "
+        "diesem Link noch nicht einschreiben.",
+        "apple_byod": "Eigene iPhones, iPads und Macs schreibt dieser Dienst noch nicht ein "
+        "(Apples Benutzerregistrierung bietet er noch nicht an).",
+        "apple_any": "Für iPhones, iPads und Macs der Schule: diese Seite auf dem Gerät öffnen "
+        "und das Profil laden (Link unten), dann in den Einstellungen installieren.",
+        "profile_link": "Profil laden (iPad, iPhone, Mac)",
         "protocol_link": "Agent-Protokoll: was eine Agent-Software sprechen muss",
         "code_heading": "QR-Code und Einschreibecode",
         "qr_alt": "QR-Code dieses Einschreibelinks",
@@ -199,13 +209,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "code.",
         "agent_does": "The agent software sends the code to POST /api/agent/v1/enroll and then "
         "checks in about every {minutes} minutes (POST /api/agent/v1/checkin).",
-        "apple": "iPhones, iPads and Macs are enrolled through Apple's device management (MDM). "
-        "This service does not offer it yet: there is no profile to install here, and an Apple "
-        "device's camera or settings cannot set anything up with this link. Until then only agent "
-        "software that speaks the agent protocol can enroll an Apple device; no such app exists "
-        "yet.",
-        "apple_any": "For iPhones, iPads and Macs: this service does not offer Apple's device "
-        "management (MDM) yet; an Apple device enrolls only through agent software so far.",
+        "apple": "The school's iPhones, iPads and Macs are enrolled through Apple's device "
+        "management (MDM) with a profile, no extra app needed:",
+        "apple_step_open": "Open this page on the device in Safari (or scan the QR code below "
+        "with the device's camera).",
+        "apple_step_load": "Tap “Load profile” (link below) and allow the download.",
+        "apple_step_install": "In Settings › General › VPN & Device Management, open the "
+        "school's profile and install it.",
+        "apple_does": "The device then checks in through Apple's device management; the school "
+        "sends it its policies as a profile, and its commands. Each download of the profile "
+        "counts as one enrollment of this link.",
+        "apple_not_ready": "Apple's device management (MDM) is not set up for this school yet "
+        "(its push certificate from Apple is missing): an Apple device cannot enroll with this "
+        "link yet.",
+        "apple_byod": "This service does not enroll personal iPhones, iPads and Macs yet (it does "
+        "not offer Apple's User Enrollment yet).",
+        "apple_any": "For the school's iPhones, iPads and Macs: open this page on the device, "
+        "load the profile (link below), then install it in Settings.",
+        "profile_link": "Load profile (iPad, iPhone, Mac)",
         "protocol_link": "Agent protocol: what agent software must speak",
         "code_heading": "QR code and enrollment code",
         "qr_alt": "QR code of this enrollment link",
@@ -255,6 +276,8 @@ class TokenFacts:
     check_in_minutes: int
     kept_categories: list[str] = field(default_factory=list)
     dropped_categories: list[str] = field(default_factory=list)
+    # Whether the school has its MDM push certificate (an Apple device can enroll by profile).
+    apple_ready: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,8 +293,10 @@ class EnrollmentPage:
     can_enroll: bool
 
 
-def describe(lang: str, facts: TokenFacts, protocol_url: str) -> EnrollmentPage:
-    """The enrollment page for a usable token, in `lang`."""
+def describe(
+    lang: str, facts: TokenFacts, protocol_url: str, profile_url: str = ""
+) -> EnrollmentPage:
+    """The enrollment page for a usable token, in `lang` (`profile_url`: its Apple profile)."""
     t = TEXTS[lang]
     byod = facts.ownership == "byod"
     if byod:
@@ -298,8 +323,14 @@ def describe(lang: str, facts: TokenFacts, protocol_url: str) -> EnrollmentPage:
                 t["school_manages"],
             ],
         )
+        apple_only = facts.platform in APPLE_PLATFORMS
         return EnrollmentPage(
-            title, summary, what, None, how_to_enroll(t, facts, protocol_url), True
+            title,
+            summary,
+            what,
+            None,
+            how_to_enroll(t, facts, protocol_url, profile_url),
+            facts.apple_ready or not apple_only,
         )
     what = Section(
         t["what_heading"],
@@ -311,6 +342,8 @@ def describe(lang: str, facts: TokenFacts, protocol_url: str) -> EnrollmentPage:
         ],
         closing=[t["byod_never"], t["byod_never_do"], t["byod_you"]],
     )
+    if facts.platform in APPLE_PLATFORMS:
+        return EnrollmentPage(title, summary, what, None, apple_steps(t, facts, ""), False)
     if facts.notice_version is None:
         how = Section(t["how_heading"], paragraphs=[t["no_notice"]])
         return EnrollmentPage(title, summary, what, None, how, False)
@@ -319,7 +352,9 @@ def describe(lang: str, facts: TokenFacts, protocol_url: str) -> EnrollmentPage:
         t["notice_heading"].format(version=version),
         closing=[t["notice_consent"].format(version=version)],
     )
-    return EnrollmentPage(title, summary, what, notice, how_to_enroll(t, facts, protocol_url), True)
+    return EnrollmentPage(
+        title, summary, what, notice, how_to_enroll(t, facts, protocol_url, profile_url), True
+    )
 
 
 def policy_text(t: dict[str, str], facts: TokenFacts) -> str:
@@ -341,18 +376,42 @@ def error_text(lang: str, problem_type: str) -> tuple[str, list[str]]:
     return t["error_title"], [reason, t["error_ask"]]
 
 
-def how_to_enroll(t: dict[str, str], facts: TokenFacts, protocol_url: str) -> Section:
-    """The steps that fit the token's platform: agent software, or Apple's not yet."""
+def apple_steps(t: dict[str, str], facts: TokenFacts, profile_url: str) -> Section:
+    """How an Apple device enrolls: by the school's profile, when the school can reach it."""
+    if facts.ownership == "byod":
+        return Section(t["how_heading"], paragraphs=[t["apple_byod"]])
+    if not facts.apple_ready:
+        return Section(t["how_heading"], paragraphs=[t["apple_not_ready"]])
+    return Section(
+        t["how_heading"],
+        paragraphs=[t["apple"]],
+        items=[t["apple_step_open"], t["apple_step_load"], t["apple_step_install"]],
+        numbered=True,
+        closing=[t["apple_does"]],
+        links=[(profile_url, t["profile_link"])],
+    )
+
+
+def how_to_enroll(
+    t: dict[str, str], facts: TokenFacts, protocol_url: str, profile_url: str = ""
+) -> Section:
+    """The steps that fit the token's platform: agent software, or Apple's profile."""
     link = [(protocol_url, t["protocol_link"])]
     if facts.platform in APPLE_PLATFORMS:
-        return Section(t["how_heading"], paragraphs=[t["apple"]], links=link)
+        return apple_steps(t, facts, profile_url)
     steps = [t["step_open"]]
     if facts.ownership == "byod":
         steps.append(t["step_login"].format(version=facts.notice_version))
     steps.append(t["step_code"])
     closing = [t["agent_does"].format(minutes=facts.check_in_minutes)]
     if facts.platform is None:
-        closing.append(t["apple_any"])
+        if facts.ownership == "byod":
+            closing.append(t["apple_byod"])
+        elif facts.apple_ready:
+            closing.append(t["apple_any"])
+            link.append((profile_url, t["profile_link"]))
+        else:
+            closing.append(t["apple_not_ready"])
     return Section(
         t["how_heading"],
         paragraphs=[t["agent_needed"]],

@@ -32,6 +32,7 @@ from mdm.platform.http import base_url
 from mdm.platform.ratelimit import FailureCounter
 from mdm.platform.scoping import ADMINS, get_scoped, require_role, require_school, scoped
 from mdm.platform.types import utcnow
+from mdm.push.models import PushSettings
 
 MAX_TOKEN_DAYS = 366
 MAX_TROLLEY_SLOTS = 100
@@ -415,7 +416,14 @@ def token_facts(
         check_in_minutes=max(1, int(current_app.config["AGENT_CHECK_IN_SECONDS"]) // 60),
         kept_categories=[name for name in INVENTORY_CATEGORIES if name in kept],
         dropped_categories=[name for name in INVENTORY_CATEGORIES if name not in kept],
+        apple_ready=apple_ready(session, token.school_id),
     )
+
+
+def apple_ready(session: Session, school_id: int) -> bool:
+    """Whether the school's Apple devices can enroll: it has its MDM push certificate."""
+    settings = session.get(PushSettings, school_id)
+    return settings is not None and bool(settings.apns_topic)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
-"""Apple's device management: SCEP enrollment of school-owned iPads."""
+"""Apple's device management: SCEP enrollment of school-owned iPads, and the MDM protocol's
+check-in and command endpoints of enrolled iPads, iPhones and Macs, their identity
+(Mdm-Signature), plists, and the policy as configuration profiles."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Apple's endpoints."""
-    from mdm.apple import scep
+    """Apple's endpoints: SCEP, check-in and commands."""
+    from mdm.apple import api, models, scep  # noqa: F401  (the Apple tables)
 
     scep.init_app(app)
+    app.register_blueprint(api.blp)

@@ -45,6 +45,12 @@ def school_ca(session: Session, school: School) -> identity.DeviceCA:
     return identity.load_ca(row.certificate_pem.encode(), row.key_pem, row.key_passphrase)
 
 
+def school_ca_certificate(session: Session, school_id: int) -> x509.Certificate | None:
+    """The certificate of the school's device CA (without loading its key), if it has one."""
+    pem = session.scalar(select(DeviceCA.certificate_pem).where(DeviceCA.school_id == school_id))
+    return x509.load_pem_x509_certificate(pem.encode()) if pem else None
+
+
 def issue_certificate(
     session: Session, school: School, csr: x509.CertificateSigningRequest, device_id: int
 ) -> tuple[x509.Certificate, identity.DeviceCA]:

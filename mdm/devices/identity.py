@@ -256,8 +256,19 @@ def verify_device_certificate(
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError as exc:
         raise CertificateRejected("malformed", "not a PEM certificate") from exc
+    return check_device_certificate(ca.certificate, cert, now, revoked_serials)
+
+
+def check_device_certificate(
+    ca_certificate: x509.Certificate,
+    cert: x509.Certificate,
+    now: datetime,
+    revoked_serials: Set[int],
+) -> str:
+    """Return the device id of a current, unrevoked client certificate issued by the CA whose
+    certificate this is (the CA's key is not needed to check it)."""
     try:
-        cert.verify_directly_issued_by(ca.certificate)
+        cert.verify_directly_issued_by(ca_certificate)
     except ValueError as exc:
         raise CertificateRejected("unknown_issuer", "not issued by this CA") from exc
     except (InvalidSignature, TypeError, UnsupportedAlgorithm) as exc:

@@ -14,8 +14,8 @@ from mdm.platform.types import UTCDateTime, utcnow
 
 OWNERSHIPS = ("school", "byod")
 PLATFORMS = ("ios", "ipados", "macos", "android", "windows", "linux")
-# pending: created for an enrollment that has not finished yet (an iPad's profile handed out,
-# its SCEP certificate not yet used to check in).
+# pending: created for an enrollment the device has not completed yet (an Apple device that
+# fetched its profile and has not authenticated).
 DEVICE_STATUSES = ("pending", "enrolled", "retired")
 USER_ROLES = ("student", "teacher", "shared")
 GROUP_KINDS = ("class", "teachers", "custom")

@@ -361,9 +361,11 @@ def create_device(
     inventory: tuple[dict[str, Any], str],
     user_id: int | None,
     groups: list[Group],
+    pending: bool = False,
 ) -> Device:
     """A newly enrolled device, seen now, with the inventory it keeps (`encode_inventory`,
-    checked before anything was written); flushed."""
+    checked before anything was written); flushed. A pending one (an enrollment the device
+    completes later, `activate_device`) gets no policy nor commands until then."""
     kept, inventory_hash = inventory
     ids = hardware_ids(ownership, facts.inventory or {})
     now = utcnow()
@@ -376,9 +378,9 @@ def create_device(
         name=facts.name.strip() or facts.model or facts.platform,
         user_role=user_role,
         user_id=user_id,
-        status="enrolled",
+        status="pending" if pending else "enrolled",
         enrolled_at=now,
-        last_seen_at=now,
+        last_seen_at=None if pending else now,
         inventory=kept,
         inventory_hash=inventory_hash,
         serial_number=ids.serial_number,
@@ -391,6 +393,22 @@ def create_device(
     session.flush()
     hooks.device_created(session, device)
     return device
+
+
+def activate_device(session: Session, device: Device, facts: DeviceFacts) -> None:
+    """A pending device completed its enrollment: it is enrolled from now on, with what it
+    says about itself."""
+    now = utcnow()
+    device.status = "enrolled"
+    device.enrolled_at = now
+    device.last_seen_at = now
+    device.platform = facts.platform
+    device.model = facts.model or device.model
+    device.os_version = facts.os_version or device.os_version
+    if facts.name.strip():
+        device.name = facts.name.strip()
+    session.flush()
+    hooks.device_created(session, device)
 
 
 def personal_devices_of(session: Session, user: User) -> str | None:

@@ -71,19 +71,33 @@ def test_every_page_promises_nothing_the_service_does_not_do(
     text = words(described)
     for promise in OLD_PROMISES:
         assert promise not in text
+    if platform in page.APPLE_PLATFORMS:
+        # Apple devices enroll by profile (not before the school has its push certificate,
+        # and personal ones not at all yet), never through agent software.
+        assert described.how.links == [] and not described.can_enroll
+        return
     assert (PROTOCOL, page.TEXTS[lang]["protocol_link"]) in described.how.links
     assert described.can_enroll
     if ownership == "school":
         assert page.TEXTS[lang]["school_manages"] in text
 
 
-def test_an_ipad_token_says_apple_device_management_is_not_offered_yet() -> None:
-    german = words(page.describe("de", facts(platform="ipados"), PROTOCOL))
-    assert "Plattform: iPad (iPadOS)." in german
-    assert "Apples Geräteverwaltung (MDM)" in german and "noch nicht an" in german
-    assert "Agent-Software auf dem Gerät installieren" not in german  # no steps that fail
-    english = words(page.describe("en", facts(platform="ios"), PROTOCOL))
-    assert "This service does not offer it yet" in english
+def test_an_ipad_token_leads_to_the_profile_once_the_school_has_its_push_certificate() -> None:
+    german = page.describe("de", facts(platform="ipados"), PROTOCOL, "/enroll/s/apple.mobileconfig")
+    text = words(german)
+    assert "Plattform: iPad (iPadOS)." in text
+    assert "Push-Zertifikat" in text and "noch nicht eingerichtet" in text
+    assert german.how.links == []  # no profile link that could only fail
+    ready = page.describe(
+        "en", facts(platform="ipados", apple_ready=True), PROTOCOL, "/enroll/s/apple.mobileconfig"
+    )
+    assert ready.how.numbered and ready.how.items[1] == page.TEXTS["en"]["apple_step_load"]
+    assert ready.how.links == [("/enroll/s/apple.mobileconfig", page.TEXTS["en"]["profile_link"])]
+    assert "Agent-Software auf dem Gerät installieren" not in words(ready)
+    personal = words(
+        page.describe("en", facts(platform="ios", ownership="byod", notice_version=1), PROTOCOL)
+    )
+    assert "does not enroll personal iPhones" in personal
 
 
 def test_an_android_token_lists_the_agent_steps_and_what_an_agent_speaks() -> None:
@@ -99,7 +113,10 @@ def test_an_android_token_lists_the_agent_steps_and_what_an_agent_speaks() -> No
 def test_a_token_for_any_platform_also_tells_apple_users() -> None:
     text = words(page.describe("en", facts(platform=None), PROTOCOL))
     assert "Devices of every platform can use it." in text
-    assert "does not offer Apple's device management (MDM) yet" in text
+    assert "Apple's device management (MDM) is not set up for this school yet" in text
+    ready = page.describe("en", facts(platform=None, apple_ready=True), PROTOCOL, "/p")
+    assert "load the profile (link below)" in words(ready)
+    assert ("/p", page.TEXTS["en"]["profile_link"]) in ready.how.links
 
 
 def test_a_byod_page_says_what_the_school_stores_and_may_never_do() -> None:

@@ -1,7 +1,7 @@
 """apple scep: each school's SCEP responder, the pending devices' one-time challenges
 
 Revision ID: 0014_apple_scep
-Revises: 0012_policies_commands
+Revises: 0013_apple_mdm
 Create Date: 2026-12-03 22:50:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_apple_scep"
-down_revision = "0012_policies_commands"
+down_revision = "0013_apple_mdm"
 branch_labels = None
 depends_on = None
 

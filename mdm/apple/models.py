@@ -1,0 +1,41 @@
+"""Apple MDM state of a device: the identity it authenticated with (UDID), its topic, its
+UnlockToken (encrypted at rest), its supervision, and whether an inventory refresh is due."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mdm.extensions import db
+from mdm.platform.encryption import EncryptedBytes
+from mdm.platform.types import UTCDateTime, utcnow
+
+
+class AppleDevice(db.Model):
+    """A device enrolled through Apple's MDM protocol (its device channel; user channels are
+    not kept: they are declined)."""
+
+    __tablename__ = "apple_devices"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The device's school, for scoping (the device's cascade covers it).
+    school_id: Mapped[int] = mapped_column()
+    # The device channel's identifier from Authenticate: bound once, never taken from a
+    # user-channel message.
+    udid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    topic: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unlock_token: Mapped[bytes | None] = mapped_column(EncryptedBytes)
+    # From DeviceInformation's IsSupervised; False until the device said otherwise.
+    supervised: Mapped[bool] = mapped_column(default=False)
+    # When the device is next to be asked for its inventory (DeviceInformation,
+    # InstalledApplicationList, ProfileList); NULL when not due.
+    inventory_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The settings of the policy last sent that the device does not get (supervision, parts
+    # this transport does not deliver): reported with the policy's result.
+    policy_left_out: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)

@@ -1,0 +1,216 @@
+"""A simulated iPad for the tests: it fetches its enrollment profile, gets the identity the
+profile names (by SCEP, or from its PKCS #12), and signs its messages (Mdm-Signature) as a real
+one does."""
+
+import base64
+import hashlib
+import plistlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from asn1crypto import algos, cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from flask.testing import FlaskClient
+
+from tests.mdm.apple.scep import client as scep_client
+
+SAMPLES = Path(__file__).parents[3].parent / "shared" / "samples" / "apple-mdm"
+CHECK_IN = "application/x-apple-aspen-mdm-checkin"
+COMMAND = "application/x-apple-aspen-mdm"
+TOPIC = "com.apple.mgmt.External.e0bd1eac-1f17-4c8e-8a63-dd17d3dd35d9"
+
+
+def unwrap(signed: bytes) -> tuple[dict[str, Any], cms.SignedData]:
+    """The plist inside a signed profile, and the CMS structure around it."""
+    info = cms.ContentInfo.load(signed)
+    content = info["content"]
+    return plistlib.loads(content["encap_content_info"]["content"].native), content
+
+
+def sha1_signature(body: bytes, key: Any, cert: x509.Certificate) -> str:
+    """A detached CMS signature with SHA-1, as older iPads make it (cryptography's builder
+    signs with SHA-2 only, so it is put together with asn1crypto)."""
+    signer_cert = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    attributes = cms.CMSAttributes(
+        [
+            cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+            cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha1(body).digest()]}),
+        ]
+    )
+    signed = key.sign(attributes.dump(), padding.PKCS1v15(), hashes.SHA1())
+    signer = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                {
+                    "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                        {"issuer": signer_cert.issuer, "serial_number": signer_cert.serial_number}
+                    )
+                }
+            ),
+            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha1"}),
+            "signed_attrs": attributes,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}),
+            "signature": signed,
+        }
+    )
+    data = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha1"})],
+            "encap_content_info": {"content_type": "data"},
+            "certificates": [signer_cert],
+            "signer_infos": [signer],
+        }
+    )
+    info = cms.ContentInfo({"content_type": "signed_data", "content": data})
+    return base64.b64encode(info.dump()).decode()
+
+
+def mdm_signature(body: bytes, key: Any, cert: x509.Certificate, sha1: bool = False) -> str:
+    """The Mdm-Signature header of a body: a detached CMS signature, base64."""
+    if sha1:
+        return sha1_signature(body, key, cert)
+    der = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(body)
+        .add_signer(cert, key, hashes.SHA256())
+        .sign(
+            serialization.Encoding.DER,
+            [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
+        )
+    )
+    return base64.b64encode(der).decode()
+
+
+@dataclass
+class IPad:
+    """An enrolled (or enrolling) iPad: its identity and the test client it talks through."""
+
+    client: FlaskClient
+    key: Any
+    cert: x509.Certificate
+    profile: dict[str, Any]
+    udid: str = "663b07bb783e9ade1dae4fbb92ea12afc0ce5b69"
+
+    @property
+    def device_id(self) -> int:
+        """The device id its certificate names."""
+        san = self.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        uri = san.get_values_for_type(x509.UniformResourceIdentifier)[0]
+        return int(uri.rsplit(":", 1)[1])
+
+    def send(self, path: str, body: bytes, content_type: str | None, **headers: str) -> Any:
+        """PUT a body signed with the iPad's identity."""
+        sent = {"Mdm-Signature": mdm_signature(body, self.key, self.cert), **headers}
+        if content_type:
+            sent["Content-Type"] = content_type
+        return self.client.put(path, data=body, headers=sent)
+
+    def check_in(self, message: dict[str, Any] | bytes) -> Any:
+        """A check-in message (a dict, or the raw bytes of a captured one)."""
+        body = message if isinstance(message, bytes) else plistlib.dumps(message)
+        return self.send("/apple/mdm/checkin", body, CHECK_IN)
+
+    def connect(self, message: dict[str, Any] | bytes, content_type: str | None = COMMAND) -> Any:
+        """A command-endpoint request; the answer."""
+        body = message if isinstance(message, bytes) else plistlib.dumps(message)
+        return self.send("/apple/mdm/connect", body, content_type)
+
+    def authenticate(self, topic: str = TOPIC) -> Any:
+        """Authenticate with the iPad's UDID."""
+        return self.check_in(
+            {
+                "MessageType": "Authenticate",
+                "UDID": self.udid,
+                "Topic": topic,
+                "ProductName": "iPad13,1",
+                "OSVersion": "18.2",
+                "SerialNumber": "DMPXK0AAJF8J",
+                "DeviceName": "iPad 7b",
+            }
+        )
+
+    def token_update(self, unlock_token: bytes | None = b"unlock-secret") -> Any:
+        """TokenUpdate with a push token, PushMagic and an UnlockToken."""
+        message: dict[str, Any] = {
+            "MessageType": "TokenUpdate",
+            "UDID": self.udid,
+            "Topic": TOPIC,
+            "Token": bytes.fromhex(
+                "47e8eec062c2f729ec1703c1b3e18f1971d85f00be76445d34080baa701b5f51"
+            ),
+            "PushMagic": "CEFDF0BD-E342-4A27-8742-E930EA116B0A",
+            "AwaitingConfiguration": False,
+        }
+        if unlock_token is not None:
+            message["UnlockToken"] = unlock_token
+        return self.check_in(message)
+
+    def result(self, status: str, command_uuid: str | None = None, **fields: Any) -> Any:
+        """An Idle or a result on the command endpoint."""
+        message = {"UDID": self.udid, "Status": status, **fields}
+        if command_uuid is not None:
+            message["CommandUUID"] = command_uuid
+        return self.connect(message)
+
+
+def fetch_ipad(client: FlaskClient, secret: str, udid: str | None = None) -> IPad:
+    """Fetch the enrollment profile and get the identity it names: by SCEP, as an iPad does
+    (its own key, a certificate for the profile's one-time challenge), or from its PKCS #12."""
+    response = client.get(f"/enroll/{secret}/apple.mobileconfig")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    profile, _ = unwrap(response.data)
+    identity = next(p for p in profile["PayloadContent"] if p["PayloadType"] != "com.apple.mdm")
+    if identity["PayloadType"] == "com.apple.security.scep":
+        key, cert = scep_identity(client, identity["PayloadContent"])
+    else:
+        assert identity["PayloadType"] == "com.apple.security.pkcs12"
+        key, cert, _extra = pkcs12.load_key_and_certificates(
+            identity["PayloadContent"], identity["Password"].encode()
+        )
+    assert cert is not None
+    ipad = IPad(client, key, cert, profile)
+    if udid:
+        ipad.udid = udid
+    return ipad
+
+
+def scep_identity(client: FlaskClient, payload: dict[str, Any]) -> tuple[Any, x509.Certificate]:
+    """What an iPad does with a SCEP payload: a new key of the payload's size, the responder
+    from GetCACert, a PKCSReq with the challenge; the certificate from the CertRep."""
+    assert payload["Key Type"] == "RSA" and payload["Keysize"] >= 2048
+    url = urlsplit(payload["URL"]).path
+    key = rsa.generate_private_key(public_exponent=65537, key_size=payload["Keysize"])
+    ca = client.get(url, query_string={"operation": "GetCACert", "message": payload["Name"]})
+    assert ca.status_code == 200, ca.get_data(as_text=True)
+    responder = scep_client.recipient(ca.data)
+    enrollment = scep_client.Enrollment(key, transaction_id=uuid.uuid4().hex)
+    reply = client.post(
+        url,
+        query_string={"operation": "PKIOperation"},
+        data=enrollment.pkcs_req(responder, payload["Challenge"]),
+        content_type="application/x-pki-message",
+    )
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    rep = scep_client.read_cert_rep(reply.data, responder, enrollment)
+    assert rep.status == "0" and rep.certificate is not None, rep  # SUCCESS
+    return key, rep.certificate
+
+
+def sample(name: str) -> bytes:
+    """A captured device message, as its bytes."""
+    return (SAMPLES / name).read_bytes()
+
+
+def answer(response: Any) -> dict[str, Any] | None:
+    """The plist a command request was answered with (None for an empty 200)."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return plistlib.loads(response.data) if response.data else None
