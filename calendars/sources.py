@@ -24,6 +24,21 @@ _BOM = b"\xef\xbb\xbf"
 _END = re.compile(rb"END:VCALENDAR\s*\Z", re.IGNORECASE)
 # Properties that say nothing about the events themselves (many servers stamp every download).
 _UNSTABLE = frozenset({"DTSTAMP"})
+# A rule is expanded from its first occurrence on, not from the window: steps it may walk up to
+# the window's end, each series and all of a calendar's together (every second since years ago
+# would keep a feed's worker busy for hours).
+MAX_SERIES_STEPS = 100_000
+MAX_CALENDAR_STEPS = 200_000
+_STEP_SECONDS = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3600,
+    "DAILY": 86_400,
+    "WEEKLY": 7 * 86_400,
+    "MONTHLY": 28 * 86_400,
+    "YEARLY": 365 * 86_400,
+}
+_EXPANDING = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYMONTH")
 
 
 class SourceRefused(ValueError):
@@ -98,6 +113,51 @@ def check(body: bytes, content_type: str = "", previous_count: int = 0) -> Check
     return CheckedCalendar(len(events), fingerprint([described, zones, named_zone]))
 
 
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _series_steps(event: Component, last: date) -> int:
+    """About how many steps expanding the event's rules up to `last` walks."""
+    rules = event.get("RRULE")
+    if rules is None:
+        return 0
+    starts = _day(event["DTSTART"].dt)
+    steps = 0
+    for rule in rules if isinstance(rules, list) else [rules]:
+        frequency = str((rule.get("FREQ") or ["YEARLY"])[0]).upper()
+        interval = max(int((rule.get("INTERVAL") or [1])[0]), 1)
+        until = min([last, *(_day(value) for value in rule.get("UNTIL") or [])])
+        seconds = max((until - starts).days + 1, 1) * 86_400
+        periods = seconds // (_STEP_SECONDS.get(frequency, 1) * interval) + 1
+        for part in _EXPANDING:
+            periods *= max(len(rule.get(part) or []), 1)
+        steps += periods
+    return steps
+
+
+def _without_dense_series(calendar: Calendar, last: date) -> Calendar:
+    """The calendar without the series whose expansion would walk too far (they are left out)."""
+    budget = MAX_CALENDAR_STEPS
+    parents = [calendar]
+    while parents:
+        parent = parents.pop()
+        kept = []
+        for child in parent.subcomponents:
+            if child.name == "VEVENT":
+                try:
+                    steps = _series_steps(child, last)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    steps = 0  # a rule that cannot be read is skipped by the expansion itself
+                if steps > MAX_SERIES_STEPS or steps > budget:
+                    continue
+                budget -= steps
+            kept.append(child)
+            parents.append(child)
+        parent.subcomponents[:] = kept
+    return calendar
+
+
 def _instances(calendar: Calendar, first: date, last: date) -> Iterator[Component]:
     """Occurrences that end after `first` and start by `last`, by start, one at a time (a rule
     of every second is never expanded further than it is read)."""
@@ -135,7 +195,7 @@ def personal_events(
 ) -> list[CalendarEvent]:
     """The events of a source's last good copy that touch the window, recurrences expanded (at
     most `limit`), as private events of the owner's feed."""
-    calendar = read_calendar(body)
+    calendar = _without_dense_series(read_calendar(body), last)
     result: list[CalendarEvent] = []
     seen: set[str] = set()
     for instance in islice(_instances(calendar, first, last), limit):

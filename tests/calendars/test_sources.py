@@ -307,3 +307,28 @@ def test_a_source_url_must_be_http(client: FlaskClient, teacher: User, headers: 
         headers=headers(teacher),
     )
     assert response.status_code == 400 and "url" in response.get_json()["errors"]
+
+
+def test_a_series_that_repeats_too_densely_is_left_out_of_the_feed(
+    client: FlaskClient, app: Flask, teacher: User, headers: Headers
+) -> None:
+    app.config["CALENDAR_SOURCE_MAX_EVENTS"] = 20
+    # Every minute since a month ago: expanding it walks 40,000 steps before the window
+    # (every second since years ago would keep the feed's worker busy for hours).
+    start = (next_monday() - timedelta(days=30)).strftime("%Y%m%d")
+    dense = (
+        f"BEGIN:VEVENT\r\nUID:spam@example\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART:{start}T000000Z\r\nDTEND:{start}T000030Z\r\nRRULE:FREQ=MINUTELY\r\n"
+        "SUMMARY:Spam\r\nEND:VEVENT\r\n"
+    ).encode()
+    body = calendar("Chor").replace(b"END:VCALENDAR", dense + b"END:VCALENDAR")
+    response = client.post(
+        "/api/v1/me/calendar-sources/upload",
+        data={"name": "Verein", "file": (io.BytesIO(body), "verein.ics")},
+        headers=headers(teacher),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    feed = personal_feed(client, headers(teacher))
+    assert feed.count(b"SUMMARY:Chor") == 3
+    assert b"SUMMARY:Spam" not in feed
