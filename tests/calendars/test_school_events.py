@@ -243,3 +243,33 @@ def test_the_demo_prints_feed_links_once(app: Flask, client: FlaskClient) -> Non
     assert response.status_code == 200
     calendar = icalendar.Calendar.from_ical(response.data)
     assert len(calendar.walk("VEVENT")) > 20
+
+
+def test_everybody_lists_events_of_series_without_an_end(
+    client: FlaskClient, school: School, school_admin: User, student: User, headers: Headers
+) -> None:
+    series = [
+        {
+            "title": "Projektwoche",
+            "all_day": True,
+            "starts_on": "2027-01-11",
+            "ends_on": "2027-01-13",
+            "recurrence": "FREQ=YEARLY",
+        },
+        {
+            "title": "Morgenkreis",
+            "starts_at": "2027-01-11T07:45:00+01:00",
+            "ends_at": "2027-01-11T08:00:00+01:00",
+            "recurrence": "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR",
+        },
+    ]
+    for body in series:
+        created = client.post(url(school), json=body, headers=headers(school_admin))
+        assert created.status_code == 201, created.get_json()
+    listed = client.get(url(school), headers=headers(student))
+    assert listed.status_code == 200, listed.get_json()
+    assert [e["title"] for e in listed.get_json()["items"]] == ["Projektwoche", "Morgenkreis"]
+    later = client.get(url(school, "?from=2030-06-01"), headers=headers(student)).get_json()
+    assert later["total"] == 2
+    earlier = client.get(url(school, "?to=2026-12-31"), headers=headers(student)).get_json()
+    assert earlier["total"] == 0
