@@ -3,7 +3,9 @@ off, huge, redirects to blocked addresses), the refresh job keeping the last goo
 and personal events reaching only their owner's feed."""
 
 import io
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -144,6 +146,50 @@ def test_a_huge_calendar_is_refused_by_its_size(server: Server) -> None:
     for name in ("/huge.ics", "/chunked.ics"):
         with pytest.raises(fetcher.FetchError, match="larger than"):
             fetcher.fetch(server.url + name, policy(max_bytes=100_000))
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[tuple[str, threading.Event]]:
+    """A loopback server that answers a byte every 0.2 s, within its headers or its body."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            connection, _ = listener.accept()
+            with connection:
+                request = connection.recv(4096)
+                in_headers = b"GET /headers" in request
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\n")
+                if not in_headers:
+                    connection.sendall(b"Connection: close\r\n\r\nBEGIN:VCALENDAR\r\n")
+                for _ in range(50):  # ten seconds at most
+                    if stop.wait(0.2):
+                        break
+                    try:
+                        connection.sendall(b"X" if in_headers else b"\r\n")
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", stop
+    stop.set()
+    with socket.create_connection(listener.getsockname()):
+        pass
+    thread.join()
+    listener.close()
+
+
+@pytest.mark.parametrize("path", ["/headers", "/body"])
+def test_a_server_that_trickles_its_answer_is_given_up_at_the_deadline(
+    trickling_server: tuple[str, threading.Event], path: str
+) -> None:
+    url, _ = trickling_server
+    started = time.monotonic()
+    with pytest.raises(fetcher.FetchError, match="longer than 1 seconds"):
+        fetcher.fetch(url + path, policy(read_timeout=2, total_seconds=1))
+    assert time.monotonic() - started < 4  # the answer would have taken ten seconds
 
 
 def test_urls_are_checked_when_added() -> None:
