@@ -27,6 +27,8 @@ from urllib3.util import make_headers
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# IPv6 addresses that reach an IPv4 address through a gateway: NAT64 (RFC 6052) and 6to4.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 USER_AGENT = "Schul-MDM calendar sync"
 
 
@@ -62,10 +64,23 @@ class FetchPolicy:
         )
 
     def permits(self, address: IPAddress) -> bool:
-        """Whether a connection to this address is allowed."""
+        """Whether a connection to this address is allowed (an IPv6 address that carries an
+        IPv4 address only when that one is allowed too)."""
         if any(address in network for network in self.allowed):
             return True
-        return not any(address in network for network in self.blocked)
+        if any(address in network for network in self.blocked):
+            return False
+        carried = _carried_ipv4(address)
+        return carried is None or self.permits(carried)
+
+
+def _carried_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address reaches through NAT64, 6to4 or as a mapped address."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
 
 
 @dataclass(frozen=True)

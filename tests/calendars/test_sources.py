@@ -3,6 +3,7 @@ off, huge, redirects to blocked addresses), the refresh job keeping the last goo
 and personal events reaching only their owner's feed."""
 
 import io
+import ipaddress
 import socket
 import threading
 import time
@@ -122,6 +123,21 @@ def test_a_redirect_to_a_blocked_address_is_refused(server: Server, target: str)
     with pytest.raises(fetcher.FetchError):
         fetcher.fetch(server.url + "/cal.ics", policy())
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254 (cloud metadata)
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+    ],
+)
+def test_an_ipv6_address_that_carries_a_blocked_ipv4_address_is_blocked(address: str) -> None:
+    strict = fetcher.FetchPolicy.from_settings(BLOCKED)
+    assert not strict.permits(ipaddress.ip_address(address))
+    assert strict.permits(ipaddress.ip_address("64:ff9b::5db8:d822"))  # NAT64 of a public one
 
 
 def test_redirects_are_followed_at_most_three_times(server: Server) -> None:
