@@ -24,6 +24,8 @@ import httpx
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-MDM-Signature"
 WEBHOOK_DEVICES_PER_REQUEST = 1000
+# IPv6 addresses that reach an IPv4 address through a gateway (RFC 6052); 6to4 is 2002::/16.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # APNs reasons (Apple's "Handling notification responses from APNs") that say the token will
 # never work again: the device's address is marked invalid.
 TOKEN_REASONS = frozenset(
@@ -245,10 +247,20 @@ def public_address(url: str) -> tuple[str | None, str | None]:
     except (socket.gaierror, UnicodeError):
         return None, f"the host {host!r} cannot be resolved"
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
+        if not _public(ipaddress.ip_address(address.split("%")[0])):
             return None, f"the host {host!r} has the non-public address {address}"
     return addresses[0], None
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an address is public, and so is the IPv4 address an IPv6 address reaches through
+    NAT64 or 6to4 (which Python counts as global whatever they carry)."""
+    if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in NAT64 else ip.sixtofour
+        return carried is None or carried.is_global
+    return True
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from mdm.extensions import db
 from mdm.platform.models import AuditEvent
 from mdm.platform.types import utcnow
 from mdm.push import jobs, service
-from mdm.push.gateway import classify_apns, pinned_target
+from mdm.push.gateway import classify_apns, pinned_target, public_address
 from mdm.push.models import PushAddress, PushSettings, PushWakeup
 from tests.mdm.push.servers import (
     TOPIC,
@@ -250,6 +250,20 @@ def test_a_webhook_goes_to_the_address_that_was_checked(
     sent = jobs.send_wakeups()
     assert server.requests == []
     assert attempts == ["93.184.216.34"] and sent["retry"] == 1 and sent["sent"] == 0
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a9fe:a9fe", "64:ff9b::a00:1", "2002:7f00:1::1"])
+def test_a_webhook_host_whose_ipv6_address_reaches_inside_is_refused(
+    address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses carry the IPv4 address they reach.
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *args, **kwargs: [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, 0))],
+    )
+    found, refused = public_address("https://bridge.example.org/wake")
+    assert found is None and refused is not None and address in refused
 
 
 def test_a_webhook_pinned_to_its_address_still_verifies_the_host_s_certificate(
