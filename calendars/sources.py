@@ -118,7 +118,8 @@ def _day(value: date | datetime) -> date:
 
 
 def _series_steps(event: Component, last: date) -> int:
-    """About how many steps expanding the event's rules up to `last` walks."""
+    """About how many steps expanding the event's rules up to `last` walks (more than any
+    series may when a rule never advances)."""
     rules = event.get("RRULE")
     if rules is None:
         return 0
@@ -126,7 +127,9 @@ def _series_steps(event: Component, last: date) -> int:
     steps = 0
     for rule in rules if isinstance(rules, list) else [rules]:
         frequency = str((rule.get("FREQ") or ["YEARLY"])[0]).upper()
-        interval = max(int((rule.get("INTERVAL") or [1])[0]), 1)
+        interval = int((rule.get("INTERVAL") or [1])[0])
+        if interval < 1:  # a rule that never advances would be expanded forever
+            return MAX_SERIES_STEPS + 1
         until = min([last, *(_day(value) for value in rule.get("UNTIL") or [])])
         seconds = max((until - starts).days + 1, 1) * 86_400
         periods = seconds // (_STEP_SECONDS.get(frequency, 1) * interval) + 1

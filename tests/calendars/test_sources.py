@@ -9,7 +9,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -18,7 +19,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from calendars import fetcher, source_service
+from calendars import fetcher, source_service, sources
 from calendars.models import CalendarSource
 from config import defaults
 from mdm.accounts.models import User
@@ -394,3 +395,34 @@ def test_a_series_that_repeats_too_densely_is_left_out_of_the_feed(
     feed = personal_feed(client, headers(teacher))
     assert feed.count(b"SUMMARY:Chor") == 3
     assert b"SUMMARY:Spam" not in feed
+
+
+def test_a_series_that_never_advances_is_left_out() -> None:
+    # INTERVAL=0 (RFC 5545 wants a positive one) would be expanded forever.
+    start = next_monday().strftime("%Y%m%d")
+    stuck = (
+        f"BEGIN:VEVENT\r\nUID:stuck@example\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART:{start}T100000Z\r\nRRULE:FREQ=DAILY;INTERVAL=0\r\nSUMMARY:Stuck\r\n"
+        "END:VEVENT\r\n"
+    ).encode()
+    body = calendar("Chor").replace(b"END:VCALENDAR", stuck + b"END:VCALENDAR")
+    found: list[str] = []
+
+    def expand() -> None:
+        events = sources.personal_events(
+            body,
+            source_id=1,
+            first=next_monday(-1),
+            last=next_monday(8),
+            zone=ZoneInfo("Europe/Berlin"),
+            domain="localhost",
+            changed_at=datetime(2026, 1, 1, tzinfo=UTC),
+            limit=100,
+        )
+        found.extend(event.summary for event in events)
+
+    worker = threading.Thread(target=expand, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the expansion never ended"
+    assert found == ["Chor"] * 3
