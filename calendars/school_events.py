@@ -102,6 +102,8 @@ def _normalized_rule(text: str, all_day: bool, zone: ZoneInfo) -> str:
         raise ValidationFailed(
             errors={"recurrence": [f"FREQ must be one of {', '.join(FREQUENCIES)}"]}
         )
+    if any(int(interval) < 1 for interval in rule.get("INTERVAL", [])):
+        raise ValidationFailed(errors={"recurrence": ["INTERVAL must be at least 1"]})
     if "UNTIL" in rule and "COUNT" in rule:
         raise ValidationFailed(errors={"recurrence": ["UNTIL and COUNT exclude each other"]})
     if "UNTIL" in rule:

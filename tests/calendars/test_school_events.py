@@ -311,3 +311,14 @@ def test_a_series_with_an_end_date_is_in_the_feeds(
             (row[2], row[1].date() if isinstance(row[1], datetime) else row[1]) for row in rows
         )
         assert days == expected, parser
+
+
+def test_a_series_must_advance(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    for rule in ("FREQ=WEEKLY;INTERVAL=0", "FREQ=DAILY;INTERVAL=-1"):
+        body = {"title": "x", "all_day": True, "starts_on": "2027-01-11", "recurrence": rule}
+        response = client.post(url(school), json=body, headers=headers(school_admin))
+        assert response.status_code == 400, rule
+        assert "recurrence" in response.get_json()["errors"], response.get_json()
+    assert db.session.query(SchoolEvent).count() == 0
