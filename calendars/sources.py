@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import recurring_ical_events
 from icalendar import Calendar, Component
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from calendars.events import CalendarEvent, fingerprint
 
@@ -161,6 +162,23 @@ def _without_dense_series(calendar: Calendar, last: date) -> Calendar:
     return calendar
 
 
+def _with_known_zone_name(calendar: Calendar) -> Calendar:
+    """The calendar with X-WR-TIMEZONE as an IANA name: Outlook writes Windows names ("W. Europe
+    Standard Time"), which are translated; a name nobody knows is dropped, so the times it would
+    have placed float (and are taken as the school's)."""
+    name = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    if not name:
+        return calendar
+    name = WINDOWS_TO_OLSON.get(name, name)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        del calendar["X-WR-TIMEZONE"]
+    else:
+        calendar["X-WR-TIMEZONE"] = name
+    return calendar
+
+
 def _instances(calendar: Calendar, first: date, last: date) -> Iterator[Component]:
     """Occurrences that end after `first` and start by `last`, by start, one at a time (a rule
     of every second is never expanded further than it is read)."""
@@ -198,7 +216,7 @@ def personal_events(
 ) -> list[CalendarEvent]:
     """The events of a source's last good copy that touch the window, recurrences expanded (at
     most `limit`), as private events of the owner's feed."""
-    calendar = _without_dense_series(read_calendar(body), last)
+    calendar = _with_known_zone_name(_without_dense_series(read_calendar(body), last))
     result: list[CalendarEvent] = []
     seen: set[str] = set()
     for instance in islice(_instances(calendar, first, last), limit):

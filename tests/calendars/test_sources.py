@@ -426,3 +426,35 @@ def test_a_series_that_never_advances_is_left_out() -> None:
     worker.join(timeout=20)
     assert not worker.is_alive(), "the expansion never ended"
     assert found == ["Chor"] * 3
+
+
+@pytest.mark.parametrize(
+    ("zone", "meant"),
+    [
+        ("W. Europe Standard Time", "Europe/Berlin"),
+        ("Eastern Standard Time", "America/New_York"),
+        ("Nowhere/Land", "Europe/Berlin"),  # unknown: the times float, taken as the school's
+    ],
+)
+def test_a_calendar_naming_its_zone_as_outlook_does_reaches_the_feed(
+    client: FlaskClient, teacher: User, headers: Headers, zone: str, meant: str
+) -> None:
+    # Outlook writes Windows zone names into X-WR-TIMEZONE.
+    body = calendar("Chor", zone_line=f"X-WR-TIMEZONE:{zone}\r\n", floating=True)
+    response = client.post(
+        "/api/v1/me/calendar-sources/upload",
+        data={"name": "Outlook", "file": (io.BytesIO(body), "outlook.ics")},
+        headers=headers(teacher),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    feed = client.post(
+        "/api/v1/me/calendar-feeds", json={"kind": "personal"}, headers=headers(teacher)
+    ).get_json()
+    answer = client.get(feed["url"].split("localhost", 1)[1])
+    assert answer.status_code == 200
+    rows = agreed_events(answer.data, next_monday(-1), next_monday(8))
+    chor = [row[1] for row in rows if row[2] == "Chor"]
+    monday = next_monday()
+    starts = datetime(monday.year, monday.month, monday.day, 16, tzinfo=ZoneInfo(meant))
+    assert len(chor) == 3 and min(chor) == starts.astimezone(UTC)
