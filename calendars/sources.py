@@ -84,9 +84,14 @@ def read_calendar(body: bytes, content_type: str = "") -> Calendar:
         raise SourceRefused("the calendar is cut off (it does not end with END:VCALENDAR)")
     try:
         calendar = Calendar.from_ical(text)
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
         raise SourceRefused(f"the calendar cannot be read: {str(exc)[:200]}") from exc
     return calendar
+
+
+def _ical_text(value: object) -> str:
+    text = value.to_ical()  # type: ignore[attr-defined]
+    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
 
 
 def check(body: bytes, content_type: str = "", previous_count: int = 0) -> CheckedCalendar:
@@ -103,9 +108,11 @@ def check(body: bytes, content_type: str = "", previous_count: int = 0) -> Check
         )
     described = sorted(
         "\n".join(
-            f"{name}:{value.to_ical().decode(errors='replace')}"
-            for name, value in sorted(event.property_items(recursive=False, sorted=True))
-            if name not in _UNSTABLE and hasattr(value, "to_ical")
+            sorted(
+                f"{name}:{_ical_text(value)}"
+                for name, value in event.property_items(recursive=False, sorted=True)
+                if name not in _UNSTABLE and hasattr(value, "to_ical")
+            )
         )
         for event in events
     )

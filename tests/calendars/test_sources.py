@@ -351,6 +351,11 @@ def test_a_bad_upload_is_refused_with_its_reason(
             b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:nope\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
             "read",
         ),
+        (
+            b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE,:20270101\r\n"
+            b"END:VEVENT\r\nEND:VCALENDAR\r\n",
+            "read",
+        ),
     ):
         response = client.post(
             "/api/v1/me/calendar-sources/upload",
@@ -458,3 +463,30 @@ def test_a_calendar_naming_its_zone_as_outlook_does_reaches_the_feed(
     monday = next_monday()
     starts = datetime(monday.year, monday.month, monday.day, 16, tzinfo=ZoneInfo(meant))
     assert len(chor) == 3 and min(chor) == starts.astimezone(UTC)
+
+
+def test_a_calendar_whose_events_repeat_a_property_is_taken(
+    client: FlaskClient, teacher: User, headers: Headers, server: Server, allow_loopback: None
+) -> None:
+    # Two CATEGORIES lines in one event (as some calendar apps write them) are valid RFC 5545.
+    body = calendar("Chor", "Sport").replace(
+        b"SUMMARY:Chor\r\n", b"SUMMARY:Chor\r\nCATEGORIES:Musik\r\nCATEGORIES:AG\r\n"
+    )
+    response = client.post(
+        "/api/v1/me/calendar-sources/upload",
+        data={"name": "Verein", "file": (io.BytesIO(body), "verein.ics")},
+        headers=headers(teacher),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["event_count"] == 2
+    assert personal_feed(client, headers(teacher)).count(b"SUMMARY:Chor") == 3
+    # Fetched by the job, it is kept, and the job goes on with the other sources.
+    server.answers["/verein.ics"] = ics(body)
+    server.answers["/chor.ics"] = ics(calendar("Orchester"))
+    fetched = [
+        add_source(client, headers(teacher), server.url + p) for p in ("/verein.ics", "/chor.ics")
+    ]
+    assert source_service.refresh_due_sources() == 2
+    states = [source_state(client, headers(teacher), source) for source in fetched]
+    assert [(s["status"], s["event_count"]) for s in states] == [("ok", 2), ("ok", 1)]
