@@ -9,9 +9,8 @@ zones (also in calendars that only name one in X-WR-TIMEZONE) by `recurring_ical
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -186,14 +185,21 @@ def _with_known_zone_name(calendar: Calendar) -> Calendar:
     return calendar
 
 
-def _instances(calendar: Calendar, first: date, last: date) -> Iterator[Component]:
-    """Occurrences that end after `first` and start by `last`, by start, one at a time (a rule
-    of every second is never expanded further than it is read)."""
-    for instance in recurring_ical_events.of(calendar, skip_bad_series=True).after(first):
-        starts = instance["DTSTART"].dt
-        if (starts.date() if isinstance(starts, datetime) else starts) > last:
-            return
-        yield instance
+def _start_key(instance: Component) -> datetime:
+    starts = instance["DTSTART"].dt
+    if not isinstance(starts, datetime):
+        return datetime.combine(starts, time(), UTC)
+    return starts if starts.tzinfo is not None else starts.replace(tzinfo=UTC)
+
+
+def _instances(calendar: Calendar, first: date, last: date) -> list[Component]:
+    """Occurrences that end after `first` and start by `last`, by start. Expanded in the window
+    at once: the library's lazy "after" steps through a long all-day event in quarter hours,
+    expanding every other series each time (the dense series are left out before)."""
+    instances = recurring_ical_events.of(calendar, skip_bad_series=True).between(
+        first, last + timedelta(days=1)
+    )
+    return sorted(instances, key=_start_key)
 
 
 def _value(component: Component, name: str) -> str:

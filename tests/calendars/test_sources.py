@@ -490,3 +490,40 @@ def test_a_calendar_whose_events_repeat_a_property_is_taken(
     assert source_service.refresh_due_sources() == 2
     states = [source_state(client, headers(teacher), source) for source in fetched]
     assert [(s["status"], s["event_count"]) for s in states] == [("ok", 2), ("ok", 1)]
+
+
+def test_a_series_without_end_beside_an_event_of_several_days_is_expanded() -> None:
+    # An endless daily series and a week-long all-day event: the library's "after" walks the
+    # all-day week in quarter hours, re-expanding the series each time (minutes per feed).
+    monday = next_monday()
+    day = monday.strftime("%Y%m%d")
+    body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//\r\n"
+        f"BEGIN:VEVENT\r\nUID:daily@example\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART:{day}T070000Z\r\nDTEND:{day}T071500Z\r\nRRULE:FREQ=DAILY\r\n"
+        "SUMMARY:Morgenkreis\r\nEND:VEVENT\r\n"
+        f"BEGIN:VEVENT\r\nUID:week@example\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART;VALUE=DATE:{(monday + timedelta(days=7)):%Y%m%d}\r\n"
+        f"DTEND;VALUE=DATE:{(monday + timedelta(days=12)):%Y%m%d}\r\n"
+        "SUMMARY:Klausurwoche\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    found: list[str] = []
+
+    def expand() -> None:
+        events = sources.personal_events(
+            body,
+            source_id=1,
+            first=next_monday(-1),
+            last=monday + timedelta(days=20),
+            zone=ZoneInfo("Europe/Berlin"),
+            domain="localhost",
+            changed_at=datetime(2026, 1, 1, tzinfo=UTC),
+            limit=100,
+        )
+        found.extend(event.summary for event in events)
+
+    worker = threading.Thread(target=expand, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the expansion took longer than 20 seconds"
+    assert sorted(found) == ["Klausurwoche"] + ["Morgenkreis"] * 21
