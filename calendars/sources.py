@@ -196,10 +196,13 @@ def _instances(calendar: Calendar, first: date, last: date) -> list[Component]:
     """Occurrences that end after `first` and start by `last`, by start. Expanded in the window
     at once: the library's lazy "after" steps through a long all-day event in quarter hours,
     expanding every other series each time (the dense series are left out before)."""
-    instances = recurring_ical_events.of(calendar, skip_bad_series=True).between(
-        first, last + timedelta(days=1)
-    )
-    return sorted(instances, key=_start_key)
+    try:
+        instances = recurring_ical_events.of(calendar, skip_bad_series=True).between(
+            first, last + timedelta(days=1)
+        )
+        return sorted(instances, key=_start_key)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SourceRefused(f"the calendar's events cannot be placed in time: {exc}") from exc
 
 
 def _value(component: Component, name: str) -> str:

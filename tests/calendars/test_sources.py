@@ -527,3 +527,24 @@ def test_a_series_without_end_beside_an_event_of_several_days_is_expanded() -> N
     worker.join(timeout=20)
     assert not worker.is_alive(), "the expansion took longer than 20 seconds"
     assert sorted(found) == ["Klausurwoche"] + ["Morgenkreis"] * 21
+
+
+def test_a_copy_that_cannot_be_expanded_leaves_the_rest_of_the_feed_alone(
+    client: FlaskClient, teacher: User, headers: Headers
+) -> None:
+    # Readable, so kept; but its events cannot be placed in time (not a Gregorian calendar).
+    body = calendar("Chor").replace(
+        b"PRODID:-//test//\r\n", b"PRODID:-//test//\r\nCALSCALE:HEBREW\r\n"
+    )
+    response = client.post(
+        "/api/v1/me/calendar-sources/upload",
+        data={"name": "Anders", "file": (io.BytesIO(body), "anders.ics")},
+        headers=headers(teacher),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    feed = client.post(
+        "/api/v1/me/calendar-feeds", json={"kind": "personal"}, headers=headers(teacher)
+    ).get_json()
+    answer = client.get(feed["url"].split("localhost", 1)[1])
+    assert answer.status_code == 200 and b"BEGIN:VCALENDAR" in answer.data
