@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import time
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -27,6 +27,8 @@ from urllib3.util import make_headers
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# IPv6 addresses that reach an IPv4 address through a gateway: NAT64 (RFC 6052) and 6to4.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 USER_AGENT = "Schul-MDM calendar sync"
 
 
@@ -62,10 +64,23 @@ class FetchPolicy:
         )
 
     def permits(self, address: IPAddress) -> bool:
-        """Whether a connection to this address is allowed."""
+        """Whether a connection to this address is allowed (an IPv6 address that carries an
+        IPv4 address only when that one is allowed too)."""
         if any(address in network for network in self.allowed):
             return True
-        return not any(address in network for network in self.blocked)
+        if any(address in network for network in self.blocked):
+            return False
+        carried = _carried_ipv4(address)
+        return carried is None or self.permits(carried)
+
+
+def _carried_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address reaches through NAT64, 6to4 or as a mapped address."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
 
 
 @dataclass(frozen=True)
@@ -102,7 +117,56 @@ def _address(sockaddr: tuple[object, ...]) -> IPAddress:
     return ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
 
 
-def _guarded_connect(connection: HTTPConnection, policy: FetchPolicy) -> socket.socket:
+class _Deadline:
+    """Shuts a fetch's sockets down when the whole fetch took too long: a server that sends a
+    byte now and then never trips the read timeout of each receive."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sockets: list[int] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def error(self) -> FetchError:
+        """The error of a fetch past its deadline."""
+        return FetchError(f"the fetch took longer than {self.seconds:g} seconds")
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut this socket down at the deadline (it keeps its descriptor when TLS wraps it)."""
+        with self._lock:
+            if self.expired:
+                raise self.error()
+            self._sockets.append(sock.fileno())
+
+    def close(self, pool: HTTPConnectionPool) -> None:
+        """Close a pool's connections; their descriptors are no longer watched."""
+        with self._lock:
+            pool.close()
+            self._sockets.clear()
+
+    def stop(self) -> None:
+        """The fetch is over."""
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for descriptor in self._sockets:
+                sock = socket.socket(fileno=descriptor)
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                finally:
+                    sock.detach()
+
+
+def _guarded_connect(
+    connection: HTTPConnection, policy: FetchPolicy, deadline: _Deadline
+) -> socket.socket:
     """Connect to the first permitted address of the host, and check the connected peer."""
     try:
         infos = socket.getaddrinfo(
@@ -126,11 +190,12 @@ def _guarded_connect(connection: HTTPConnection, policy: FetchPolicy) -> socket.
             if not policy.permits(_address(sock.getpeername())):
                 raise BlockedAddress(f"connected to a blocked address {sock.getpeername()[0]}")
             sock.settimeout(policy.read_timeout)
+            deadline.watch(sock)
             return sock
         except OSError as exc:
             sock.close()
             errors.append(f"{address}: {exc}")
-        except BlockedAddress:
+        except FetchError:
             sock.close()
             raise
     if refused and not errors:
@@ -141,16 +206,16 @@ def _guarded_connect(connection: HTTPConnection, policy: FetchPolicy) -> socket.
     raise FetchError(f"cannot connect to {connection.host}: {'; '.join(errors)[:300]}")
 
 
-def _pool(url: str, policy: FetchPolicy) -> HTTPConnectionPool:
+def _pool(url: str, policy: FetchPolicy, deadline: _Deadline) -> HTTPConnectionPool:
     """A connection pool for the URL's origin whose connections go through the policy."""
 
     class GuardedHTTP(HTTPConnection):
         def _new_conn(self) -> socket.socket:
-            return _guarded_connect(self, policy)
+            return _guarded_connect(self, policy, deadline)
 
     class GuardedHTTPS(HTTPSConnection):
         def _new_conn(self) -> socket.socket:
-            return _guarded_connect(self, policy)
+            return _guarded_connect(self, policy, deadline)
 
     parts = urlsplit(url)
     timeout = Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
@@ -190,10 +255,19 @@ def _target(url: str) -> str:
 
 def fetch(url: str, policy: FetchPolicy, *, etag: str = "", last_modified: str = "") -> Fetched:
     """GET the URL under the policy, conditionally when validators are given."""
-    deadline = time.monotonic() + policy.total_seconds
+    deadline = _Deadline(policy.total_seconds)
+    try:
+        return _fetch(url, policy, etag, last_modified, deadline)
+    finally:
+        deadline.stop()
+
+
+def _fetch(
+    url: str, policy: FetchPolicy, etag: str, last_modified: str, deadline: _Deadline
+) -> Fetched:
     current = normalize_url(url)
     for _ in range(policy.max_redirects + 1):
-        pool = _pool(current, policy)
+        pool = _pool(current, policy, deadline)
         try:
             response = pool.urlopen(
                 "GET",
@@ -205,6 +279,8 @@ def fetch(url: str, policy: FetchPolicy, *, etag: str = "", last_modified: str =
                 decode_content=True,
             )
             try:
+                if deadline.expired:
+                    raise deadline.error()
                 if response.status in REDIRECTS:
                     location = response.headers.get("Location", "")
                     if not location:
@@ -228,13 +304,15 @@ def fetch(url: str, policy: FetchPolicy, *, etag: str = "", last_modified: str =
             finally:
                 response.release_conn()
         except HTTPError as exc:
+            if deadline.expired:
+                raise deadline.error() from exc
             raise FetchError(f"the fetch failed: {exc}") from exc
         finally:
-            pool.close()
+            deadline.close(pool)
     raise FetchError(f"more than {policy.max_redirects} redirects")
 
 
-def _read(response: object, policy: FetchPolicy, deadline: float) -> bytes:
+def _read(response: object, policy: FetchPolicy, deadline: _Deadline) -> bytes:
     """The body, decompressed, refused beyond the size cap or the deadline."""
     declared = response.headers.get("Content-Length", "")  # type: ignore[attr-defined]
     if declared.isdigit() and int(declared) > policy.max_bytes:
@@ -245,7 +323,7 @@ def _read(response: object, policy: FetchPolicy, deadline: float) -> bytes:
         size += len(chunk)
         if size > policy.max_bytes:
             raise FetchError(f"the calendar is larger than {policy.max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise FetchError(f"the fetch took longer than {policy.total_seconds:g} seconds")
         chunks.append(chunk)
+    if deadline.expired:
+        raise deadline.error()
     return b"".join(chunks)

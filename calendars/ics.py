@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vDuration
+from icalendar import Calendar, Event, Timezone, vDuration, vRecur
 
 from calendars.events import CalendarEvent
 
@@ -69,13 +69,10 @@ def _vevent(event: CalendarEvent, state: EventState) -> Event:
     return vevent
 
 
-def _rrule(text: str) -> dict[str, list[str]]:
-    """An RRULE value ("FREQ=WEEKLY;BYDAY=MO") as icalendar's mapping."""
-    rule: dict[str, list[str]] = {}
-    for part in text.split(";"):
-        name, _, value = part.partition("=")
-        rule[name.upper()] = value.split(",")
-    return rule
+def _rrule(text: str) -> vRecur:
+    """An RRULE value ("FREQ=WEEKLY;BYDAY=MO;UNTIL=20270630") as icalendar's typed rule (its
+    UNTIL a date or a time, as the renderer needs it)."""
+    return vRecur.from_ical(text)
 
 
 def _sort_key(item: tuple[CalendarEvent, EventState]) -> tuple[str, str]:

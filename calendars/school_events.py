@@ -4,8 +4,10 @@ change raises the school's events version (so feeds render again) and is audited
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import takewhile
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -100,6 +102,8 @@ def _normalized_rule(text: str, all_day: bool, zone: ZoneInfo) -> str:
         raise ValidationFailed(
             errors={"recurrence": [f"FREQ must be one of {', '.join(FREQUENCIES)}"]}
         )
+    if any(int(interval) < 1 for interval in rule.get("INTERVAL", [])):
+        raise ValidationFailed(errors={"recurrence": ["INTERVAL must be at least 1"]})
     if "UNTIL" in rule and "COUNT" in rule:
         raise ValidationFailed(errors={"recurrence": ["UNTIL and COUNT exclude each other"]})
     if "UNTIL" in rule:
@@ -292,22 +296,29 @@ def school_event_facts(session: Session, school_id: int) -> list[SchoolEventFact
     return [facts_of(row) for row in rows]
 
 
-def occurrences(event: SchoolEventFacts, zone: ZoneInfo, first: date, last: date) -> list[date]:
-    """The first days of the event's occurrences that touch the window (excluded dates left out)."""
+def _days(event: SchoolEventFacts, zone: ZoneInfo, first: date, last: date) -> Iterator[date]:
+    """The first days of the event's occurrences that touch the window, one at a time (a series
+    without an end is walked only as far as the window)."""
     start = _first_start(event, zone)
     length = _length_days(event, zone)
+    reach = timedelta(days=length)
+    candidates: Iterable[date]
     if not event.recurrence:
-        days = [start.date()]
+        candidates = [start.date()]
     else:
         rule = rrulestr(f"RRULE:{event.recurrence}", dtstart=start, ignoretz=True)
-        earliest = datetime.combine(first - timedelta(days=length), time())
+        earliest = datetime.combine(max(first, date.min + reach) - reach, time())
         latest = datetime.combine(last, time(23, 59, 59))
-        days = [moment.date() for moment in rule.between(earliest, latest, inc=True)]  # type: ignore[union-attr]
-    return [
-        day
-        for day in days
-        if day not in event.excluded_dates and day <= last and day + timedelta(days=length) >= first
-    ]
+        moments = rule.xafter(earliest, inc=True)  # type: ignore[union-attr]
+        candidates = (moment.date() for moment in takewhile(lambda m: m <= latest, moments))
+    for day in candidates:
+        if day not in event.excluded_dates and day <= last and (first - day).days <= length:
+            yield day
+
+
+def occurrences(event: SchoolEventFacts, zone: ZoneInfo, first: date, last: date) -> list[date]:
+    """The first days of the event's occurrences that touch the window (excluded dates left out)."""
+    return list(_days(event, zone, first, last))
 
 
 def _length_days(event: SchoolEventFacts, zone: ZoneInfo) -> int:
@@ -320,7 +331,7 @@ def _length_days(event: SchoolEventFacts, zone: ZoneInfo) -> int:
 
 def touches(event: SchoolEventFacts, zone: ZoneInfo, first: date, last: date) -> bool:
     """Whether the event (or one of its occurrences) lies in the window."""
-    return bool(occurrences(event, zone, first, last))
+    return next(_days(event, zone, first, last), None) is not None
 
 
 def holiday_dates(

@@ -9,14 +9,14 @@ zones (also in calendars that only name one in X-WR-TIMEZONE) by `recurring_ical
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import recurring_ical_events
 from icalendar import Calendar, Component
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from calendars.events import CalendarEvent, fingerprint
 
@@ -24,6 +24,21 @@ _BOM = b"\xef\xbb\xbf"
 _END = re.compile(rb"END:VCALENDAR\s*\Z", re.IGNORECASE)
 # Properties that say nothing about the events themselves (many servers stamp every download).
 _UNSTABLE = frozenset({"DTSTAMP"})
+# A rule is expanded from its first occurrence on, not from the window: steps it may walk up to
+# the window's end, each series and all of a calendar's together (every second since years ago
+# would keep a feed's worker busy for hours).
+MAX_SERIES_STEPS = 100_000
+MAX_CALENDAR_STEPS = 200_000
+_STEP_SECONDS = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3600,
+    "DAILY": 86_400,
+    "WEEKLY": 7 * 86_400,
+    "MONTHLY": 28 * 86_400,
+    "YEARLY": 365 * 86_400,
+}
+_EXPANDING = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYMONTH")
 
 
 class SourceRefused(ValueError):
@@ -68,9 +83,14 @@ def read_calendar(body: bytes, content_type: str = "") -> Calendar:
         raise SourceRefused("the calendar is cut off (it does not end with END:VCALENDAR)")
     try:
         calendar = Calendar.from_ical(text)
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
         raise SourceRefused(f"the calendar cannot be read: {str(exc)[:200]}") from exc
     return calendar
+
+
+def _ical_text(value: object) -> str:
+    text = value.to_ical()  # type: ignore[attr-defined]
+    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
 
 
 def check(body: bytes, content_type: str = "", previous_count: int = 0) -> CheckedCalendar:
@@ -87,9 +107,11 @@ def check(body: bytes, content_type: str = "", previous_count: int = 0) -> Check
         )
     described = sorted(
         "\n".join(
-            f"{name}:{value.to_ical().decode(errors='replace')}"
-            for name, value in sorted(event.property_items(recursive=False, sorted=True))
-            if name not in _UNSTABLE and hasattr(value, "to_ical")
+            sorted(
+                f"{name}:{_ical_text(value)}"
+                for name, value in event.property_items(recursive=False, sorted=True)
+                if name not in _UNSTABLE and hasattr(value, "to_ical")
+            )
         )
         for event in events
     )
@@ -98,14 +120,89 @@ def check(body: bytes, content_type: str = "", previous_count: int = 0) -> Check
     return CheckedCalendar(len(events), fingerprint([described, zones, named_zone]))
 
 
-def _instances(calendar: Calendar, first: date, last: date) -> Iterator[Component]:
-    """Occurrences that end after `first` and start by `last`, by start, one at a time (a rule
-    of every second is never expanded further than it is read)."""
-    for instance in recurring_ical_events.of(calendar, skip_bad_series=True).after(first):
-        starts = instance["DTSTART"].dt
-        if (starts.date() if isinstance(starts, datetime) else starts) > last:
-            return
-        yield instance
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _series_steps(event: Component, last: date) -> int:
+    """About how many steps expanding the event's rules up to `last` walks (more than any
+    series may when a rule never advances)."""
+    rules = event.get("RRULE")
+    if rules is None:
+        return 0
+    starts = _day(event["DTSTART"].dt)
+    steps = 0
+    for rule in rules if isinstance(rules, list) else [rules]:
+        frequency = str((rule.get("FREQ") or ["YEARLY"])[0]).upper()
+        interval = int((rule.get("INTERVAL") or [1])[0])
+        if interval < 1:  # a rule that never advances would be expanded forever
+            return MAX_SERIES_STEPS + 1
+        until = min([last, *(_day(value) for value in rule.get("UNTIL") or [])])
+        seconds = max((until - starts).days + 1, 1) * 86_400
+        periods = seconds // (_STEP_SECONDS.get(frequency, 1) * interval) + 1
+        for part in _EXPANDING:
+            periods *= max(len(rule.get(part) or []), 1)
+        steps += periods
+    return steps
+
+
+def _without_dense_series(calendar: Calendar, last: date) -> Calendar:
+    """The calendar without the series whose expansion would walk too far (they are left out)."""
+    budget = MAX_CALENDAR_STEPS
+    parents = [calendar]
+    while parents:
+        parent = parents.pop()
+        kept = []
+        for child in parent.subcomponents:
+            if child.name == "VEVENT":
+                try:
+                    steps = _series_steps(child, last)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    steps = 0  # a rule that cannot be read is skipped by the expansion itself
+                if steps > MAX_SERIES_STEPS or steps > budget:
+                    continue
+                budget -= steps
+            kept.append(child)
+            parents.append(child)
+        parent.subcomponents[:] = kept
+    return calendar
+
+
+def _with_known_zone_name(calendar: Calendar) -> Calendar:
+    """The calendar with X-WR-TIMEZONE as an IANA name: Outlook writes Windows names ("W. Europe
+    Standard Time"), which are translated; a name nobody knows is dropped, so the times it would
+    have placed float (and are taken as the school's)."""
+    name = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    if not name:
+        return calendar
+    name = WINDOWS_TO_OLSON.get(name, name)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        del calendar["X-WR-TIMEZONE"]
+    else:
+        calendar["X-WR-TIMEZONE"] = name
+    return calendar
+
+
+def _start_key(instance: Component) -> datetime:
+    starts = instance["DTSTART"].dt
+    if not isinstance(starts, datetime):
+        return datetime.combine(starts, time(), UTC)
+    return starts if starts.tzinfo is not None else starts.replace(tzinfo=UTC)
+
+
+def _instances(calendar: Calendar, first: date, last: date) -> list[Component]:
+    """Occurrences that end after `first` and start by `last`, by start. Expanded in the window
+    at once: the library's lazy "after" steps through a long all-day event in quarter hours,
+    expanding every other series each time (the dense series are left out before)."""
+    try:
+        instances = recurring_ical_events.of(calendar, skip_bad_series=True).between(
+            first, last + timedelta(days=1)
+        )
+        return sorted(instances, key=_start_key)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SourceRefused(f"the calendar's events cannot be placed in time: {exc}") from exc
 
 
 def _value(component: Component, name: str) -> str:
@@ -135,7 +232,7 @@ def personal_events(
 ) -> list[CalendarEvent]:
     """The events of a source's last good copy that touch the window, recurrences expanded (at
     most `limit`), as private events of the owner's feed."""
-    calendar = read_calendar(body)
+    calendar = _with_known_zone_name(_without_dense_series(read_calendar(body), last))
     result: list[CalendarEvent] = []
     seen: set[str] = set()
     for instance in islice(_instances(calendar, first, last), limit):

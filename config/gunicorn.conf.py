@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import sys
 
-from mdm.settings import HTTP_SERVER_LIMITS
+from mdm.settings import ACCESS_LOGGER, HTTP_SERVER_LIMITS
 
 bind = os.environ.get("MDM_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("MDM_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -25,6 +25,8 @@ max_requests = 200_000
 max_requests_jitter = 20_000
 accesslog = "-"
 errorlog = "-"
+# The access log without the secrets of feed, enrollment and panel links.
+logger_class = ACCESS_LOGGER
 forwarded_allow_ips = os.environ.get("MDM_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Gunicorn answers these itself, with a short HTML page (not problem+json), before the app sees
 # the request: a request line (method, path and query) over 8190 bytes is a 414, a header over

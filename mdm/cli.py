@@ -16,7 +16,7 @@ from mdm.extensions import db
 from mdm.platform.actors import Actor
 from mdm.platform.errors import DomainError
 from mdm.platform.http import SERVED_URL, BaseUrlMissing, base_url
-from mdm.settings import HTTP_SERVER_LIMITS, ConfigError
+from mdm.settings import ACCESS_LOGGER, HTTP_SERVER_LIMITS, ConfigError
 
 
 def _create_app() -> Flask:
@@ -120,6 +120,7 @@ def embedded_server_settings(host: str, port: int, threads: int) -> dict[str, An
         "worker_class": "gthread",
         "threads": threads,
         "accesslog": "-",
+        "logger_class": ACCESS_LOGGER,
         "control_socket_disable": True,
         **HTTP_SERVER_LIMITS,
     }

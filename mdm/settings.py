@@ -19,6 +19,8 @@ HTTP_SERVER_LIMITS = {
     "limit_request_field_size": 8190,
     "limit_request_fields": 100,
 }
+# Gunicorn's logger for `mdm run` and config/gunicorn.conf.py: no link secrets in the access log.
+ACCESS_LOGGER = "mdm.platform.access_log.AccessLogger"
 
 
 class ConfigError(RuntimeError):

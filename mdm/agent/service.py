@@ -448,6 +448,7 @@ def record_result(
         data,
         now,
         retry,
+        device.inventory_kept,
     )
 
 

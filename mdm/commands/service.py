@@ -29,7 +29,7 @@ from mdm.commands.models import (
     CommandBatch,
     CommandEvent,
 )
-from mdm.devices import byod, hooks
+from mdm.devices import byod, hooks, inventory_rules
 from mdm.devices.models import Device, Group, group_devices
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -506,9 +506,12 @@ def record_command_result(
     data: dict[str, Any],
     now: datetime,
     retry_seconds: int,
+    inventory_kept: frozenset[str] = frozenset(),
 ) -> bool:
     """Record a device's result of a command it was sent: once (True); the same result again
-    changes nothing (False); a different result of a finished command is a Conflict."""
+    changes nothing (False); a different result of a finished command is a Conflict. The result
+    keeps of a device's inventory only what may be stored of it (a personal device: the BYOD
+    allow-list; a school-owned one: the categories `inventory_kept` of its inventory policy)."""
     mine = (Command.id == command_id) & (Command.device_id == device_id)
     command = session.scalar(
         select(Command).where(mine).with_for_update().execution_options(populate_existing=True)
@@ -517,6 +520,8 @@ def record_command_result(
         raise NotFound(f"device {device_id} has no pending work 'command-{command_id}'")
     if ownership == byod.BYOD:
         data, _dropped = byod.filter_inventory(byod.BYOD, data)
+    else:
+        data, _dropped = inventory_rules.filter_school_inventory(data, inventory_kept)
     if status == "not_now":
         values: dict[str, Any] = {
             "status": "not_now",

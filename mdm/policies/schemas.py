@@ -206,7 +206,11 @@ class PolicyStateSchema(Schema):
 class EffectivePolicySchema(Schema):
     device_id = fields.Integer()
     hash = fields.String(metadata={"description": "SHA-256 of the effective document"})
-    document = fields.Dict(metadata={"description": "the effective PolicyDocument"})
+    document = PublicDocument(
+        metadata={
+            "description": "the effective PolicyDocument (Wi-Fi passwords only said to be set)"
+        }
+    )
     state = fields.Nested(PolicyStateSchema, allow_none=True)
     explain = fields.Nested(ExplanationSchema, metadata={"description": "with explain=1"})
 

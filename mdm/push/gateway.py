@@ -17,13 +17,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-MDM-Signature"
 WEBHOOK_DEVICES_PER_REQUEST = 1000
+# IPv6 addresses that reach an IPv4 address through a gateway (RFC 6052); 6to4 is 2002::/16.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # APNs reasons (Apple's "Handling notification responses from APNs") that say the token will
 # never work again: the device's address is marked invalid.
 TOKEN_REASONS = frozenset(
@@ -233,18 +235,56 @@ def webhook_signature(secret: bytes, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def private_address_reason(url: str) -> str | None:
-    """Why a webhook URL's host is loopback, private, link-local or reserved, or None."""
+def public_address(url: str) -> tuple[str | None, str | None]:
+    """An address of the webhook URL's host to connect to, or None and why there is none: every
+    address the host has must be public (loopback, private, link-local and reserved are not)."""
     host = urlsplit(url).hostname or ""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addresses = sorted(
+            {str(info[4][0]) for info in socket.getaddrinfo(host, None)},
+            key=lambda address: (":" in address, address),
+        )
     except (socket.gaierror, UnicodeError):
-        return f"the host {host!r} cannot be resolved"
+        return None, f"the host {host!r} cannot be resolved"
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            return f"the host {host!r} has the non-public address {address}"
-    return None
+        if not _public(ipaddress.ip_address(address.split("%")[0])):
+            return None, f"the host {host!r} has the non-public address {address}"
+    return addresses[0], None
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an address is public, and so is the IPv4 address an IPv6 address reaches through
+    NAT64 or 6to4 (which Python counts as global whatever they carry)."""
+    if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in NAT64 else ip.sixtofour
+        return carried is None or carried.is_global
+    return True
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where a wake-up goes: the URL connected to, and the Host header and TLS name it keeps."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, str]
+
+
+def pinned_target(url: str, address: str) -> WebhookTarget:
+    """The URL with its host replaced by the checked address, so the connection goes where the
+    check looked (a second DNS answer cannot swap in an internal address); the Host header and
+    the TLS server name still name the host, whose certificate is verified."""
+    parts = urlsplit(url)
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return WebhookTarget(
+        urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")),
+        {"Host": parts.netloc},
+        {"sni_hostname": parts.hostname or ""},
+    )
 
 
 class WebhookBackend:
@@ -260,19 +300,26 @@ class WebhookBackend:
     def send(self, school: SchoolPush, wakeups: list[Wakeup]) -> list[Outcome]:
         """Post the wake-ups, up to WEBHOOK_DEVICES_PER_REQUEST devices a request."""
         assert school.webhook_url and school.webhook_secret
-        refused = None if self.allow_private else private_address_reason(school.webhook_url)
-        if refused:
-            error = f"webhook refused: {refused}"
-            return [Outcome(w.device_id, "retry", self.name, error, error) for w in wakeups]
+        target = WebhookTarget(school.webhook_url, {}, {})
+        if not self.allow_private:
+            address, refused = public_address(school.webhook_url)
+            if address is None:
+                error = f"webhook refused: {refused}"
+                return [Outcome(w.device_id, "retry", self.name, error, error) for w in wakeups]
+            target = pinned_target(school.webhook_url, address)
         outcomes: list[Outcome] = []
         with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
             for start in range(0, len(wakeups), WEBHOOK_DEVICES_PER_REQUEST):
                 chunk = wakeups[start : start + WEBHOOK_DEVICES_PER_REQUEST]
-                outcomes.extend(self._post(client, school, chunk))
+                outcomes.extend(self._post(client, school, target, chunk))
         return outcomes
 
     def _post(
-        self, client: httpx.Client, school: SchoolPush, wakeups: list[Wakeup]
+        self,
+        client: httpx.Client,
+        school: SchoolPush,
+        target: WebhookTarget,
+        wakeups: list[Wakeup],
     ) -> list[Outcome]:
         assert school.webhook_url and school.webhook_secret
         body = json.dumps(
@@ -290,9 +337,12 @@ class WebhookBackend:
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: webhook_signature(school.webhook_secret, int(time.time()), body),
+            **target.headers,
         }
         try:
-            response = client.post(school.webhook_url, content=body, headers=headers)
+            response = client.post(
+                target.url, content=body, headers=headers, extensions=target.extensions
+            )
         except httpx.HTTPError as exc:
             error = f"webhook unreachable: {exc!r}"
             return [Outcome(w.device_id, "retry", self.name, error, error) for w in wakeups]

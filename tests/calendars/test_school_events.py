@@ -17,7 +17,7 @@ from mdm.accounts.models import School, User
 from mdm.extensions import db
 from schedules import panel
 from schedules.models import Teacher
-from tests.calendars.plans import agreed_events, export, import_plan, next_monday
+from tests.calendars.plans import agreed_events, export, import_plan, next_monday, parse_all
 
 Headers = Callable[[User], dict[str, str]]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -243,3 +243,82 @@ def test_the_demo_prints_feed_links_once(app: Flask, client: FlaskClient) -> Non
     assert response.status_code == 200
     calendar = icalendar.Calendar.from_ical(response.data)
     assert len(calendar.walk("VEVENT")) > 20
+
+
+def test_everybody_lists_events_of_series_without_an_end(
+    client: FlaskClient, school: School, school_admin: User, student: User, headers: Headers
+) -> None:
+    series = [
+        {
+            "title": "Projektwoche",
+            "all_day": True,
+            "starts_on": "2027-01-11",
+            "ends_on": "2027-01-13",
+            "recurrence": "FREQ=YEARLY",
+        },
+        {
+            "title": "Morgenkreis",
+            "starts_at": "2027-01-11T07:45:00+01:00",
+            "ends_at": "2027-01-11T08:00:00+01:00",
+            "recurrence": "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR",
+        },
+    ]
+    for body in series:
+        created = client.post(url(school), json=body, headers=headers(school_admin))
+        assert created.status_code == 201, created.get_json()
+    listed = client.get(url(school), headers=headers(student))
+    assert listed.status_code == 200, listed.get_json()
+    assert [e["title"] for e in listed.get_json()["items"]] == ["Projektwoche", "Morgenkreis"]
+    later = client.get(url(school, "?from=2030-06-01"), headers=headers(student)).get_json()
+    assert later["total"] == 2
+    earlier = client.get(url(school, "?to=2026-12-31"), headers=headers(student)).get_json()
+    assert earlier["total"] == 0
+
+
+def test_a_series_with_an_end_date_is_in_the_feeds(
+    client: FlaskClient, school: School, school_admin: User, student: User, headers: Headers
+) -> None:
+    monday = next_monday()
+    until = monday + timedelta(weeks=2, days=1)
+    for body in (
+        {
+            "title": "Chorprobe",
+            "starts_at": f"{monday}T15:00:00+01:00",
+            "ends_at": f"{monday}T16:00:00+01:00",
+            "recurrence": f"FREQ=WEEKLY;UNTIL={until:%Y%m%d}",
+        },
+        {
+            "title": "Projekttag",
+            "all_day": True,
+            "starts_on": str(monday + timedelta(days=1)),
+            "recurrence": f"FREQ=WEEKLY;UNTIL={until:%Y%m%d}",
+        },
+    ):
+        created = client.post(url(school), json=body, headers=headers(school_admin))
+        assert created.status_code == 201, created.get_json()
+    feed = client.post(
+        "/api/v1/me/calendar-feeds", json={"kind": "events"}, headers=headers(student)
+    ).get_json()
+    response = client.get(feed["url"].split("localhost", 1)[1])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    expected = sorted(
+        [("Chorprobe", monday + timedelta(weeks=n)) for n in range(3)]
+        + [("Projekttag", monday + timedelta(weeks=n, days=1)) for n in range(3)]
+    )
+    # Each parser's days (dateutil, under two of them, makes all-day occurrences midnights).
+    for parser, rows in parse_all(response.data, monday, monday + timedelta(weeks=4)).items():
+        days = sorted(
+            (row[2], row[1].date() if isinstance(row[1], datetime) else row[1]) for row in rows
+        )
+        assert days == expected, parser
+
+
+def test_a_series_must_advance(
+    client: FlaskClient, school: School, school_admin: User, headers: Headers
+) -> None:
+    for rule in ("FREQ=WEEKLY;INTERVAL=0", "FREQ=DAILY;INTERVAL=-1"):
+        body = {"title": "x", "all_day": True, "starts_on": "2027-01-11", "recurrence": rule}
+        response = client.post(url(school), json=body, headers=headers(school_admin))
+        assert response.status_code == 400, rule
+        assert "recurrence" in response.get_json()["errors"], response.get_json()
+    assert db.session.query(SchoolEvent).count() == 0

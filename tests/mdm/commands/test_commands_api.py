@@ -324,3 +324,23 @@ def test_a_personal_devices_result_keeps_only_what_may_be_stored(
     [work] = check_in(byod_device)["work"]
     report(byod_device, work["id"], data={"os_version": "17", "serial_number": "SN", "apps": ["x"]})
     assert db.session.scalar(select(Command.result_data)) == {"os_version": "17"}
+
+
+def test_a_school_devices_result_keeps_only_what_its_inventory_policy_keeps(
+    client: FlaskClient,
+    admin_headers: Headers,
+    make_devices: Callable[..., list[dict[str, Any]]],
+    check_in: Callable[..., Any],
+    report: Callable[..., Any],
+) -> None:
+    # A student's school tablet: by default the school keeps neither its location nor the
+    # apps the student installed, and a command's result is no way around that.
+    [tablet] = make_devices(1, user_role="student")
+    send(client, admin_headers, type="refresh_inventory", device_ids=[tablet["device_id"]])
+    [work] = check_in(tablet)["work"]
+    report(
+        tablet,
+        work["id"],
+        data={"os_version": "17", "location": {"lat": 52.5, "lon": 13.4}, "apps": ["x"]},
+    )
+    assert db.session.scalar(select(Command.result_data)) == {"os_version": "17"}

@@ -478,3 +478,20 @@ def test_not_now_and_failure_reports_of_a_policy(
     assert effective["state"]["due"] is False
     wrong = report(enrolled, work["id"], data={"applied_hash": "0" * 64})
     assert wrong.status_code == 400 and "applied_hash" in wrong.get_json()["errors"]["data"]
+
+
+def test_a_devices_effective_policy_shows_wifi_passwords_only_as_set(
+    client: FlaskClient,
+    admin_headers: Headers,
+    make_devices: Callable[..., Any],
+    make_policy: Callable[..., Any],
+) -> None:
+    [device] = make_devices(1)
+    wifi = {"ssid": "Schule", "security": "wpa2", "password": "geheim-123"}
+    make_policy({"wifi": [wifi]}, assign={"target": "school"})
+    policy = client.get(
+        f"/api/v1/devices/{device['device_id']}/effective-policy?explain=1", headers=admin_headers
+    ).get_json()
+    shown = {"ssid": "Schule", "security": "wpa2", "hidden": False, "auto_join": True}
+    assert policy["document"]["wifi"] == [{**shown, "password_set": True}]
+    assert policy["explain"]["settings"][0]["value"] == {**shown, "password_set": True}

@@ -5,11 +5,15 @@ retried with back-off; a failed push never loses work."""
 import hashlib
 import hmac
 import json
+import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -23,7 +27,7 @@ from mdm.extensions import db
 from mdm.platform.models import AuditEvent
 from mdm.platform.types import utcnow
 from mdm.push import jobs, service
-from mdm.push.gateway import classify_apns
+from mdm.push.gateway import classify_apns, pinned_target, public_address
 from mdm.push.models import PushAddress, PushSettings, PushWakeup
 from tests.mdm.push.servers import (
     TOPIC,
@@ -197,6 +201,112 @@ def test_webhooks_to_private_addresses_are_refused_unless_allowed(
         headers=admin_headers,
     )
     assert plain.status_code == 400 and "url" in plain.get_json()["errors"]
+
+
+def test_a_webhook_goes_to_the_address_that_was_checked(
+    app: Flask,
+    client: FlaskClient,
+    admin_headers: Headers,
+    school: School,
+    enrolled: dict[str, Any],
+    webhook: tuple[WebhookServer, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The bridge's name answers a public address when it is checked and loopback right after
+    # (DNS rebinding): the wake-up must go to the public one or nowhere, never inside.
+    server, _ = webhook
+    port = urlsplit(server.url).port
+    wake_url = f"http://bridge.example.org:{port}{urlsplit(server.url).path}"
+    assert (
+        client.put(
+            f"/api/v1/schools/{school.id}/push/webhook",
+            json={"url": wake_url},
+            headers=admin_headers,
+        ).status_code
+        == 200
+    )
+    app.config["PUSH_WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = False
+    answers = iter(["93.184.216.34"])
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.create_connection
+
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        if host != "bridge.example.org":
+            return real_getaddrinfo(host, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 80))]
+
+    attempts: list[str] = []
+
+    def create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        resolved = getaddrinfo(address[0], address[1])[0][4][0]
+        attempts.append(resolved)
+        if resolved != "127.0.0.1":  # nothing leaves the machine in tests
+            raise ConnectionRefusedError(f"{resolved} is not reached from tests")
+        return real_connect((resolved, address[1]), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    lock(client, admin_headers, [enrolled])
+    sent = jobs.send_wakeups()
+    assert server.requests == []
+    assert attempts == ["93.184.216.34"] and sent["retry"] == 1 and sent["sent"] == 0
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a9fe:a9fe", "64:ff9b::a00:1", "2002:7f00:1::1"])
+def test_a_webhook_host_whose_ipv6_address_reaches_inside_is_refused(
+    address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses carry the IPv4 address they reach.
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *args, **kwargs: [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, 0))],
+    )
+    found, refused = public_address("https://bridge.example.org/wake")
+    assert found is None and refused is not None and address in refused
+
+
+def test_a_webhook_pinned_to_its_address_still_verifies_the_host_s_certificate(
+    tmp_path: Path,
+) -> None:
+    certificates = Certificates.make(tmp_path)
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+            received.append(self.headers["Host"])
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(certificates.server_cert, certificates.server_key)
+    httpd.socket = server_context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    port = httpd.server_address[1]
+    trust = ssl.create_default_context(cafile=certificates.ca_file)
+    try:
+        with httpx.Client(verify=trust) as client:
+            target = pinned_target(f"https://localhost:{port}/wake", "127.0.0.1")
+            assert target.url == f"https://127.0.0.1:{port}/wake"
+            response = client.post(
+                target.url, content=b"{}", headers=target.headers, extensions=target.extensions
+            )
+            assert response.status_code == 204 and received == [f"localhost:{port}"]
+            other = pinned_target(f"https://bridge.example.org:{port}/wake", "127.0.0.1")
+            with pytest.raises(httpx.ConnectError, match="certificate"):
+                client.post(
+                    other.url, content=b"{}", headers=other.headers, extensions=other.extensions
+                )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
 
 
 @pytest.fixture
