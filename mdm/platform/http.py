@@ -119,9 +119,10 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 # Paths whose requests never open the pages' cookie session: the JSON API takes bearer tokens
-# only, and Apple's device protocols (SCEP, MDM check-in and commands) a device's own challenge
-# or signature, so a cookie a browser sends along is never a login there (and never a CSRF risk).
-NO_SESSION_PREFIXES = ("/api/", "/apple/")
+# only, Apple's device protocols (SCEP, MDM check-in and commands) a device's own challenge or
+# signature, and calendar feeds the secret in their link, so a cookie a browser sends along is
+# never a login there (and never a CSRF risk), and checking its signature costs them nothing.
+NO_SESSION_PREFIXES = ("/api/", "/apple/", "/calendars/")
 
 
 def opens_page_session(path: str) -> bool:

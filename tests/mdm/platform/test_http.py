@@ -168,3 +168,12 @@ def test_behind_a_trusted_proxy_links_follow_the_forwarded_address(
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "mdm.schulen.example.org"},
     )
     assert answer.get_json() == {"base_url": "https://mdm.schulen.example.org"}
+
+
+def test_the_pages_cookie_session_is_never_opened_for_the_api_devices_or_feeds() -> None:
+    from mdm.platform.http import opens_page_session
+
+    for path in ("/api/v1/devices", "/apple/mdm/connect", "/apple/scep/1", "/calendars/x.ics"):
+        assert not opens_page_session(path), path
+    for path in ("/login", "/admin", "/panel", "/enroll/x"):
+        assert opens_page_session(path), path
