@@ -465,7 +465,7 @@ def connect(
     _channel_check(message)
     apple = _bound(ident, message)
     status = message.get("Status")
-    if status != "Idle" and status not in STATUSES:
+    if not isinstance(status, str) or (status != "Idle" and status not in STATUSES):
         raise MessageRefused(f"Status {status!r} is not one of Apple's")
     now = now or utcnow()
     _lock_for_writing(session)
