@@ -38,7 +38,14 @@ def load_message(body: bytes, max_bytes: int) -> dict[str, Any]:
         raise PlistRefused("DTD subsets and entities are not allowed in a property list")
     try:
         message = plistlib.loads(body, fmt=plistlib.FMT_XML)
-    except (plistlib.InvalidFileException, ExpatError, ValueError, TypeError) as exc:
+    # plistlib raises AttributeError for a <date> its pattern does not match.
+    except (
+        plistlib.InvalidFileException,
+        ExpatError,
+        ValueError,
+        TypeError,
+        AttributeError,
+    ) as exc:
         raise PlistRefused("not an XML property list") from exc
     if not isinstance(message, dict):
         raise PlistRefused("the property list is not a dictionary")
