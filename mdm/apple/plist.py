@@ -1,6 +1,7 @@
 """Apple's property lists as the MDM protocol sends them: XML only, bounded, no entities. Pure."""
 
 import base64
+import math
 import plistlib
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,15 @@ def _depth(value: Any, level: int = 1) -> int:
     if isinstance(value, list):
         return max((_depth(item, level + 1) for item in value), default=level)
     return level
+
+
+def _finite(value: Any) -> bool:
+    """Whether every real in the value is a number JSON can hold (no inf or nan)."""
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def load_message(body: bytes, max_bytes: int) -> dict[str, Any]:
@@ -51,6 +61,8 @@ def load_message(body: bytes, max_bytes: int) -> dict[str, Any]:
         raise PlistRefused("the property list is not a dictionary")
     if _depth(message) > MAX_DEPTH:
         raise PlistRefused(f"the property list nests deeper than {MAX_DEPTH}")
+    if not _finite(message):
+        raise PlistRefused("a <real> of the property list is not a finite number")
     return message
 
 
