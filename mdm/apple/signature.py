@@ -87,13 +87,13 @@ def verify(body: bytes, header: str) -> x509.Certificate:
         cert = _signer_certificate(signed, signer)
         message = _signed_bytes(signer, body, digest_name)
         signature = signer["signature"].native
-    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+    except (binascii.Error, ValueError, TypeError, KeyError, x509.InvalidVersion) as exc:
         if isinstance(exc, SignatureRejected):
             raise
         raise SignatureRejected("the Mdm-Signature is not base64 CMS") from exc
     algorithm = HASHES[digest_name]()
-    key = cert.public_key()
     try:
+        key = cert.public_key()
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, message, padding.PKCS1v15(), algorithm)
         elif isinstance(key, ec.EllipticCurvePublicKey):
