@@ -3,12 +3,18 @@ and nothing changes."""
 
 import base64
 import plistlib
+from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
+from mdm.accounts.models import School, User
+from mdm.apple.models import AppleDevice
+from mdm.devices import service as devices
 from mdm.devices.models import Device
 from mdm.extensions import db
-from tests.mdm.apple.ipad import COMMAND, IPad, answer, mdm_signature
+from mdm.platform.actors import Actor
+from mdm.push.models import PushSettings
+from tests.mdm.apple.ipad import COMMAND, TOPIC, IPad, answer, mdm_signature
 
 
 def test_a_status_that_is_not_a_string_is_a_400(ipad: IPad) -> None:
@@ -72,3 +78,40 @@ def test_a_signature_whose_certificate_cryptography_cannot_read_is_a_401(
         )
         assert refused.status_code == 401, refused.get_data(as_text=True)
         assert refused.headers["Content-Type"] == "application/problem+json"
+
+
+def test_an_enrollment_of_another_school_cannot_retire_an_ipad_by_naming_its_udid(
+    ipad: IPad,
+    new_ipad: Callable[..., IPad],
+    other_school: School,
+    create_user: Callable[..., User],
+) -> None:
+    db.session.add(PushSettings(school_id=other_school.id, apns_topic=TOPIC))
+    db.session.commit()
+    other_admin = create_user("school_admin", other_school)
+    intruder = new_ipad(udid=ipad.udid, admin=other_admin)
+    refused = intruder.authenticate()
+    assert refused.status_code == 409, refused.get_data(as_text=True)
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    db.session.expire_all()
+    assert db.session.get(Device, ipad.device_id).status == "enrolled"  # type: ignore[union-attr]
+    assert db.session.get(AppleDevice, ipad.device_id).udid == ipad.udid  # type: ignore[union-attr]
+    assert db.session.get(Device, intruder.device_id).status == "pending"  # type: ignore[union-attr]
+    assert ipad.result("Idle").status_code == 200
+
+
+def test_an_ipad_its_school_retired_may_enroll_at_another_school(
+    ipad: IPad,
+    new_ipad: Callable[..., IPad],
+    other_school: School,
+    create_user: Callable[..., User],
+) -> None:
+    db.session.add(PushSettings(school_id=other_school.id, apns_topic=TOPIC))
+    device = db.session.get(Device, ipad.device_id)
+    assert device is not None
+    devices.retire(db.session, Actor(name="test", role="admin"), device, "handed over")
+    db.session.commit()
+    moved = new_ipad(udid=ipad.udid, admin=create_user("school_admin", other_school))
+    assert moved.authenticate().status_code == 200
+    db.session.expire_all()
+    assert db.session.get(AppleDevice, moved.device_id).udid == ipad.udid  # type: ignore[union-attr]
