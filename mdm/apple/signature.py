@@ -55,9 +55,14 @@ def _signed_bytes(signer: cms.SignerInfo, body: bytes, digest_name: str) -> byte
     attributes = signer["signed_attrs"]
     if not attributes:
         return body
-    digests = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
+    digests = [a["values"] for a in attributes if a["type"].native == "message_digest"]
     expected = hashlib.new(digest_name, body).digest()
-    if len(digests) != 1 or not hmac.compare_digest(digests[0], expected):
+    # RFC 5652 11.2: one messageDigest attribute, with exactly one value.
+    if (
+        len(digests) != 1
+        or len(digests[0]) != 1
+        or not hmac.compare_digest(digests[0][0].native, expected)
+    ):
         raise SignatureRejected("the signature is not over this body")
     # The attributes are signed as a SET OF, not with the [0] tag they carry in SignerInfo.
     encoded = attributes.dump()

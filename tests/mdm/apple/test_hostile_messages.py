@@ -5,6 +5,7 @@ import base64
 import plistlib
 from collections.abc import Callable
 
+from asn1crypto import cms
 from flask.testing import FlaskClient
 
 from mdm.accounts.models import School, User
@@ -115,3 +116,21 @@ def test_an_ipad_its_school_retired_may_enroll_at_another_school(
     assert moved.authenticate().status_code == 200
     db.session.expire_all()
     assert db.session.get(AppleDevice, moved.device_id).udid == ipad.udid  # type: ignore[union-attr]
+
+
+def test_a_message_digest_attribute_without_a_value_is_a_401(
+    ipad: IPad, client: FlaskClient
+) -> None:
+    body = plistlib.dumps({"UDID": ipad.udid, "Status": "Idle"})
+    info = cms.ContentInfo.load(base64.b64decode(mdm_signature(body, ipad.key, ipad.cert)))
+    attributes = info["content"]["signer_infos"][0]["signed_attrs"]
+    digest = next(a for a in attributes if a["type"].native == "message_digest")
+    digest["values"] = cms.SetOfOctetString([])
+    forged = base64.b64encode(info.dump(force=True)).decode()
+    refused = client.put(
+        "/apple/mdm/connect",
+        data=body,
+        headers={"Mdm-Signature": forged, "Content-Type": COMMAND},
+    )
+    assert refused.status_code == 401, refused.get_data(as_text=True)
+    assert refused.headers["Content-Type"] == "application/problem+json"
