@@ -1,6 +1,7 @@
 """Apple's property lists as the MDM protocol sends them: XML only, bounded, no entities. Pure."""
 
 import base64
+import math
 import plistlib
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,15 @@ def _depth(value: Any, level: int = 1) -> int:
     return level
 
 
+def _finite(value: Any) -> bool:
+    """Whether every real in the value is a number JSON can hold (no inf or nan)."""
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def load_message(body: bytes, max_bytes: int) -> dict[str, Any]:
     """The dictionary of an XML property list of at most `max_bytes`; PlistRefused otherwise.
 
@@ -38,12 +48,21 @@ def load_message(body: bytes, max_bytes: int) -> dict[str, Any]:
         raise PlistRefused("DTD subsets and entities are not allowed in a property list")
     try:
         message = plistlib.loads(body, fmt=plistlib.FMT_XML)
-    except (plistlib.InvalidFileException, ExpatError, ValueError, TypeError) as exc:
+    # plistlib raises AttributeError for a <date> its pattern does not match.
+    except (
+        plistlib.InvalidFileException,
+        ExpatError,
+        ValueError,
+        TypeError,
+        AttributeError,
+    ) as exc:
         raise PlistRefused("not an XML property list") from exc
     if not isinstance(message, dict):
         raise PlistRefused("the property list is not a dictionary")
     if _depth(message) > MAX_DEPTH:
         raise PlistRefused(f"the property list nests deeper than {MAX_DEPTH}")
+    if not _finite(message):
+        raise PlistRefused("a <real> of the property list is not a finite number")
     return message
 
 

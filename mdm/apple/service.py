@@ -74,6 +74,11 @@ class MessageRefused(DomainError):
     title = "MDM message refused"
 
 
+class EnrolledElsewhere(Conflict):
+    type = "apple-enrolled-elsewhere"
+    title = "Device enrolled at another school"
+
+
 class UserChannelDeclined(Gone):
     type = "apple-user-channel-declined"
     title = "User channel not managed"
@@ -288,6 +293,13 @@ def authenticate(session: Session, ident: Identified, message: dict[str, Any]) -
     )
     if earlier is not None:
         old = session.get(Device, earlier.device_id)
+        # The UDID is the device's own word: it may end an enrollment of this school, never
+        # one of another school (that school retires the device when it hands it over).
+        if old is not None and old.status != "retired" and old.school_id != device.school_id:
+            raise EnrolledElsewhere(
+                "this device is still enrolled at another school; it enrolls here once that "
+                "school has retired it"
+            )
         earlier.udid = None
         session.flush()
         if old is not None and old.status != "retired":
@@ -465,7 +477,7 @@ def connect(
     _channel_check(message)
     apple = _bound(ident, message)
     status = message.get("Status")
-    if status != "Idle" and status not in STATUSES:
+    if not isinstance(status, str) or (status != "Idle" and status not in STATUSES):
         raise MessageRefused(f"Status {status!r} is not one of Apple's")
     now = now or utcnow()
     _lock_for_writing(session)

@@ -55,9 +55,14 @@ def _signed_bytes(signer: cms.SignerInfo, body: bytes, digest_name: str) -> byte
     attributes = signer["signed_attrs"]
     if not attributes:
         return body
-    digests = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
+    digests = [a["values"] for a in attributes if a["type"].native == "message_digest"]
     expected = hashlib.new(digest_name, body).digest()
-    if len(digests) != 1 or not hmac.compare_digest(digests[0], expected):
+    # RFC 5652 11.2: one messageDigest attribute, with exactly one value.
+    if (
+        len(digests) != 1
+        or len(digests[0]) != 1
+        or not hmac.compare_digest(digests[0][0].native, expected)
+    ):
         raise SignatureRejected("the signature is not over this body")
     # The attributes are signed as a SET OF, not with the [0] tag they carry in SignerInfo.
     encoded = attributes.dump()
@@ -87,13 +92,13 @@ def verify(body: bytes, header: str) -> x509.Certificate:
         cert = _signer_certificate(signed, signer)
         message = _signed_bytes(signer, body, digest_name)
         signature = signer["signature"].native
-    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+    except (binascii.Error, ValueError, TypeError, KeyError, x509.InvalidVersion) as exc:
         if isinstance(exc, SignatureRejected):
             raise
         raise SignatureRejected("the Mdm-Signature is not base64 CMS") from exc
     algorithm = HASHES[digest_name]()
-    key = cert.public_key()
     try:
+        key = cert.public_key()
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, message, padding.PKCS1v15(), algorithm)
         elif isinstance(key, ec.EllipticCurvePublicKey):
