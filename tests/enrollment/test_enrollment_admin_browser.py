@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from mdm.accounts.models import User
 from tests.conftest import PASSWORD
 from tests.fixtures.admin_browser import browser_log_in, keys, screenshot, tab_to
-from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors
+from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors, wait
 
 pytestmark = [
     pytest.mark.browser,
@@ -22,12 +22,11 @@ pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def _downloaded(driver: Any, folder: Path) -> Path:
     """The file the browser downloaded into `folder` (waited for, as a person waits)."""
-    found = WebDriverWait(driver, 10).until(lambda _: sorted(folder.glob("*.pdf")))
+    found = wait(driver, 10).until(lambda _: sorted(folder.glob("*.pdf")))
     return found[0]
 
 
@@ -41,7 +40,7 @@ def test_an_admin_enrolls_a_trolley_and_prints_its_qr_sheet(
         "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )
     browser_log_in(driver, server, "admin-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     driver.get(f"{server}/admin/enrollment")
     found = {"list": accessibility_violations(driver)}
     screenshot(driver, "enrollment")
@@ -57,7 +56,7 @@ def test_an_admin_enrolls_a_trolley_and_prints_its_qr_sheet(
     keys(driver, Keys.CONTROL, "a", Keys.NULL, "20")
     tab_to(driver, "Anlegen")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(
+    wait(driver, 10).until(
         ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "20 Einschreibe-Codes")
     )
     found["created"] = accessibility_violations(driver)
@@ -70,17 +69,15 @@ def test_an_admin_enrolls_a_trolley_and_prints_its_qr_sheet(
     assert "iPad (iPadOS)" in text
 
     driver.find_element(By.LINK_TEXT, "Koffer 3 – iPad 12").click()
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "dl.facts")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "dl.facts")))
     found["detail"] = accessibility_violations(driver)
     tab_to(driver, "Zurückziehen")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, "form.confirm"))
-    )
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "form.confirm")))
     found["confirm"] = accessibility_violations(driver)
     tab_to(driver, "Zurückziehen")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
     assert "zurückgezogen" in driver.find_element(By.CSS_SELECTOR, "dl.facts").text
     assert {page: v for page, v in found.items() if v} == {}
     assert console_errors(driver) == []
@@ -91,14 +88,12 @@ def test_the_form_with_errors_passes_axe_in_english_on_a_phone(
 ) -> None:
     driver = browser(360, 740, languages="en-GB,en")
     browser_log_in(driver, server, "admin-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     driver.get(f"{server}/admin/enrollment")
     assert console_errors(driver) == []
     driver.find_element(By.ID, "purpose-trolley").click()
     driver.find_element(By.ID, "f-slots").clear()
     driver.find_element(By.ID, "f-slots").send_keys("500")
     driver.find_element(By.ID, "f-slots").submit()
-    WebDriverWait(driver, 10).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, ".error-summary"))
-    )
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".error-summary")))
     assert accessibility_violations(driver) == []

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from enrollment.models import EnrollmentToken
 from mdm.extensions import db
 from mdm.platform.types import utcnow
-from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors
+from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors, wait
 
 pytestmark = [
     pytest.mark.browser,
@@ -22,7 +22,6 @@ pytestmark = [
 pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def test_a_german_browser_reads_the_page_in_german_and_finds_the_protocol(
@@ -41,7 +40,7 @@ def test_a_german_browser_reads_the_page_in_german_and_finds_the_protocol(
     assert not driver.execute_script(scrolls)
 
     driver.find_element(By.PARTIAL_LINK_TEXT, "Agent-Protokoll").click()
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/docs/agent-protocol"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/docs/agent-protocol"))
     assert driver.find_element(By.TAG_NAME, "h1").text == "JSON agent protocol, version 1"
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors
+from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors, wait
 
 pytestmark = [
     pytest.mark.browser,
@@ -16,7 +16,6 @@ pytestmark = [
 pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def loaded_from(driver: Any) -> set[str]:
@@ -33,7 +32,7 @@ def test_the_api_docs_list_the_operations_without_internet(
 ) -> None:
     driver = browser(1280, 900)
     driver.get(f"{server}/api/docs")
-    WebDriverWait(driver, 15).until(
+    wait(driver, 15).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, ".opblock-summary-path"))
     )
     paths = {e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
@@ -49,7 +48,7 @@ def test_the_start_page_leads_to_the_panel(server: str, browser: Callable[..., A
     driver.get(f"{server}/")
     assert driver.find_element(By.TAG_NAME, "h1").text == "Schul-MDM"
     driver.find_element(By.LINK_TEXT, "Vertretungsplan").click()
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/panel"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/panel"))
     assert console_errors(driver) == []
 
 
@@ -79,18 +78,16 @@ def test_the_api_docs_pass_axe_but_for_swagger_uis_own_markup(
 ) -> None:
     driver = browser(1280, 900)
     driver.get(f"{server}/api/docs")
-    WebDriverWait(driver, 15).until(
+    wait(driver, 15).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, ".opblock-summary-path"))
     )
     found = {}
     driver.find_element(
         By.CSS_SELECTOR, "#operations-platform-post_api_v1_auth_login button"
     ).click()
-    WebDriverWait(driver, 10).until(
-        ec.visibility_of_element_located((By.CSS_SELECTOR, ".try-out__btn"))
-    )
+    wait(driver, 10).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".try-out__btn")))
     found["an operation open"] = accessibility_violations(driver, skip=SWAGGER_UIS_OWN)
     driver.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
-    WebDriverWait(driver, 10).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".execute")))
+    wait(driver, 10).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".execute")))
     found["trying it out"] = accessibility_violations(driver, skip=SWAGGER_UIS_OWN)
     assert {state: v for state, v in found.items() if v} == {}

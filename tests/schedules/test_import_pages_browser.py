@@ -14,7 +14,7 @@ from mdm.extensions import db
 from schedules import models
 from tests.conftest import PASSWORD
 from tests.fixtures.admin_browser import browser_log_in, keys, screenshot, tab_to
-from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors
+from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors, wait
 from tests.schedules.import_fixtures import base_files
 
 pytestmark = [
@@ -26,7 +26,6 @@ pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def test_an_admin_imports_this_mornings_plan_and_undoes_it(
@@ -39,7 +38,7 @@ def test_an_admin_imports_this_mornings_plan_and_undoes_it(
         paths.append(str(path))
     driver = browser(1280, 900)
     browser_log_in(driver, server, "admin-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     driver.get(f"{server}/admin/timetable")
     found = {"timetable": accessibility_violations(driver)}
     screenshot(driver, "timetable")
@@ -48,7 +47,7 @@ def test_an_admin_imports_this_mornings_plan_and_undoes_it(
     driver.find_element(By.ID, "f-files").send_keys("\n".join(paths))
     tab_to(driver, "Vorschau")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(
+    wait(driver, 10).until(
         ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Vorschau des Imports")
     )
     assert "2026-11-23" in driver.find_element(By.TAG_NAME, "main").text
@@ -56,7 +55,7 @@ def test_an_admin_imports_this_mornings_plan_and_undoes_it(
     screenshot(driver, "timetable-preview")
     tab_to(driver, "Übernehmen")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
     assert "Planversion 1" in driver.find_element(By.CSS_SELECTOR, ".flash.ok").text
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(models.Substitution)) == 3
@@ -64,19 +63,17 @@ def test_an_admin_imports_this_mornings_plan_and_undoes_it(
 
     tab_to(driver, "Bericht")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "dl.facts")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "dl.facts")))
     assert "GPU014.TXT" in driver.find_element(By.TAG_NAME, "main").text
     found["report"] = accessibility_violations(driver)
     driver.back()
     tab_to(driver, "Rückgängig machen")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, "form.confirm"))
-    )
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "form.confirm")))
     found["confirm"] = accessibility_violations(driver)
     tab_to(driver, "Rückgängig machen")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
     assert "rückgängig gemacht" in driver.find_element(By.CSS_SELECTOR, ".flash.ok").text
     assert {page: v for page, v in found.items() if v} == {}
     assert console_errors(driver) == []
@@ -89,7 +86,7 @@ def test_files_dropped_onto_the_upload_field_are_taken(
 ) -> None:
     driver = browser(1280, 900)
     browser_log_in(driver, server, "admin-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     driver.get(f"{server}/admin/timetable")
     # What a browser does when files are dropped: a drop event carrying them.
     taken = driver.execute_script(

@@ -18,6 +18,7 @@ from tests.fixtures.browser import (
     HAVE_CHROMIUM,
     accessibility_violations,
     prefer_dark,
+    wait,
 )
 from tests.schedules.panel_factories import (
     bump_plan,
@@ -36,16 +37,11 @@ pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def screenshot_wanted() -> bool:
     """MDM_WRITE_SCREENSHOT=1 asks the test to write docs/panel-screenshot.png."""
     return os.environ.get("MDM_WRITE_SCREENSHOT") == "1"
-
-
-def wait(driver: WebDriver, seconds: float = 10) -> WebDriverWait:
-    return WebDriverWait(driver, seconds)
 
 
 def plan_text(driver: WebDriver) -> str:

@@ -9,7 +9,7 @@ import pytest
 from mdm.accounts.models import User
 from tests.conftest import PASSWORD
 from tests.fixtures.admin_browser import browser_log_in, keys, screenshot, tab_to
-from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors
+from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors, wait
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,7 +20,6 @@ pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def test_an_admin_logs_in_by_keyboard_alone_and_logs_out(
@@ -34,12 +33,12 @@ def test_an_admin_logs_in_by_keyboard_alone_and_logs_out(
     keys(driver, "admin-a")
     tab_to(driver, "f-password")
     keys(driver, PASSWORD, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     assert driver.find_element(By.TAG_NAME, "h1").text == "Übersicht: Gymnasium A"
     assert accessibility_violations(driver) == []
     tab_to(driver, "Abmelden")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/login"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/login"))
     assert "Sie sind abgemeldet." in driver.find_element(By.CSS_SELECTOR, ".flash").text
     assert console_errors(driver) == []
 
@@ -56,7 +55,7 @@ def test_the_city_dashboard_and_the_account_page_pass_axe(
         create_school(name=f"Grundschule {n}")
     driver = browser(1280, 900, languages=languages)
     browser_log_in(driver, server, "city-it", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     found = {"/admin": accessibility_violations(driver)}
     if languages.startswith("de"):
         screenshot(driver, "dashboard-city")
@@ -76,9 +75,9 @@ def test_a_teacher_lands_on_the_panel_logged_in_and_is_refused_the_admin_pages(
 ) -> None:
     driver = browser(360, 740)
     browser_log_in(driver, server, "teacher-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/panel"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/panel"))
     # The panel took the login: it shows no login form of its own.
-    WebDriverWait(driver, 10).until(
+    wait(driver, 10).until(
         lambda d: (
             d.find_element(By.ID, "login").get_attribute("hidden") is not None
             and d.find_element(By.ID, "logout").is_displayed()

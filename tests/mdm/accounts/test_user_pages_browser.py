@@ -13,7 +13,7 @@ import pytest
 from mdm.accounts.models import School, User
 from tests.conftest import PASSWORD
 from tests.fixtures.admin_browser import browser_log_in, keys, screenshot, tab_to
-from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors
+from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors, wait
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,7 +24,6 @@ pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CLASS_LIST = "Vorname;Nachname;Klasse\nLena;Schmidt;7a\nJonas;Weiß;7a\nÖzlem;Yılmaz;7a\n"
 
@@ -34,7 +33,7 @@ def heading(driver: Any) -> str:
 
 
 def wait_for_heading(driver: Any, text: str) -> None:
-    WebDriverWait(driver, 10).until(lambda d: heading(d) == text)
+    wait(driver, 10).until(lambda d: heading(d) == text)
 
 
 def test_a_school_admin_imports_a_class_and_prints_its_passwords_by_keyboard(
@@ -52,7 +51,7 @@ def test_a_school_admin_imports_a_class_and_prints_its_passwords_by_keyboard(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )
     browser_log_in(driver, server, "admin-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     screenshot(driver, "dashboard-school")
     tab_to(driver, "Benutzer")
     keys(driver, Keys.ENTER)
@@ -67,7 +66,7 @@ def test_a_school_admin_imports_a_class_and_prints_its_passwords_by_keyboard(
     tab_to(driver, "f-file").send_keys(str(csv))  # a file dialog is the browser's, not ours
     tab_to(driver, "Vorschau anzeigen")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.ID, "preview")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.ID, "preview")))
     preview = driver.find_element(By.CSS_SELECTOR, "table.preview").text
     assert "jonas.weiss" in preview and "oezlem.yilmaz" in preview
     found["import preview"] = accessibility_violations(driver)
@@ -108,7 +107,7 @@ def test_a_password_reset_is_confirmed_and_found_in_the_audit_log(
     )
     driver = browser(360, 740)
     browser_log_in(driver, server, "admin-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     driver.get(f"{server}/admin/users?q=lena")
     driver.find_element(By.LINK_TEXT, "Lena Schmidt").click()
     wait_for_heading(driver, "Benutzer Lena Schmidt")
@@ -140,7 +139,7 @@ def test_the_city_creates_a_school_and_its_admin(
 ) -> None:
     driver = browser(1280, 900, languages="en-GB,en")
     browser_log_in(driver, server, "city-it", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     driver.find_element(By.LINK_TEXT, "Schools").click()
     wait_for_heading(driver, "Schools")
     found = {"schools": accessibility_violations(driver)}
@@ -158,7 +157,7 @@ def test_the_city_creates_a_school_and_its_admin(
     driver.find_element(By.LINK_TEXT, "Privacy notices").click()
     driver.find_element(By.ID, "f-text").send_keys("We keep the device's name and model.")
     driver.find_element(By.CSS_SELECTOR, "form button.primary").click()
-    WebDriverWait(driver, 10).until(
+    wait(driver, 10).until(
         lambda d: "Version 1 is published." in d.find_element(By.CLASS_NAME, "flash").text
     )
     found["notices"] = accessibility_violations(driver)

@@ -14,7 +14,7 @@ from mdm.devices.models import Device
 from mdm.extensions import db
 from tests.conftest import PASSWORD
 from tests.fixtures.admin_browser import browser_log_in, keys, screenshot, tab_to
-from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors
+from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors, wait
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,7 +25,6 @@ pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def test_an_admin_finds_a_device_and_locks_it_by_keyboard(
@@ -43,31 +42,29 @@ def test_an_admin_finds_a_device_and_locks_it_by_keyboard(
     make_policy({"passcode": {"required": True}}, assign={"target": "school"}, name="Code")
     driver = browser(1280, 900)
     browser_log_in(driver, server, "admin-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     driver.get(f"{server}/admin/devices")
     found = {"list": accessibility_violations(driver)}
     screenshot(driver, "devices")
 
     tab_to(driver, "q")
     keys(driver, "r58n 90", Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.url_contains("q=r58n"))
+    wait(driver, 10).until(ec.url_contains("q=r58n"))
     tab_to(driver, f"device-{lost.id}")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin/devices/{lost.id}"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin/devices/{lost.id}"))
     found["detail"] = accessibility_violations(driver)
     screenshot(driver, "device")
     tab_to(driver, "lock-message")
     keys(driver, "Bitte im Sekretariat abgeben")
     tab_to(driver, "Sperren")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, "form.confirm"))
-    )
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "form.confirm")))
     assert "Tablet Bio 8" in driver.find_element(By.CSS_SELECTOR, ".question").text
     found["confirm"] = accessibility_violations(driver)
     tab_to(driver, "Sperren")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
     assert "wartet auf 1 Gerät(e)" in driver.find_element(By.CSS_SELECTOR, ".flash.ok").text
     found["after"] = accessibility_violations(driver)
     assert {page: v for page, v in found.items() if v} == {}
@@ -85,7 +82,7 @@ def test_the_device_list_in_english_on_a_phone_passes_axe(
 ) -> None:
     driver = browser(360, 740, languages="en-GB,en")
     browser_log_in(driver, server, "admin-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     driver.get(f"{server}/admin/devices")
     assert driver.find_element(By.TAG_NAME, "h1").text == "Devices"
     violations = {"list": accessibility_violations(driver)}

@@ -14,7 +14,7 @@ from mdm.extensions import db
 from mdm.policies.models import PolicyAssignment
 from tests.conftest import PASSWORD
 from tests.fixtures.admin_browser import browser_log_in, keys, screenshot, tab_to
-from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors
+from tests.fixtures.browser import HAVE_CHROMIUM, accessibility_violations, console_errors, wait
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,7 +25,6 @@ pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def test_an_admin_edits_a_policy_and_assigns_it_to_a_class_by_keyboard(
@@ -45,7 +44,7 @@ def test_an_admin_edits_a_policy_and_assigns_it_to_a_class_by_keyboard(
     policy = make_policy({"restrictions": {"allow_camera": False}}, name="Unterricht 7a")
     driver = browser(1280, 900)
     browser_log_in(driver, server, "admin-a", PASSWORD)
-    WebDriverWait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
+    wait(driver, 10).until(ec.url_to_be(f"{server}/admin"))
     driver.get(f"{server}/admin/policies")
     found = {"list": accessibility_violations(driver)}
     screenshot(driver, "policies")
@@ -60,7 +59,7 @@ def test_an_admin_edits_a_policy_and_assigns_it_to_a_class_by_keyboard(
     keys(driver, "6")
     tab_to(driver, "preview")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.ID, "preview-heading")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.ID, "preview-heading")))
     assert (
         "erreicht 0 eingeschriebene Geräte" in driver.find_element(By.CSS_SELECTOR, ".preview").text
     )
@@ -68,7 +67,7 @@ def test_an_admin_edits_a_policy_and_assigns_it_to_a_class_by_keyboard(
     screenshot(driver, "policy-section")
     tab_to(driver, "save")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
     assert "Version 2" in driver.find_element(By.CSS_SELECTOR, ".flash.ok").text
     found["policy"] = accessibility_violations(driver)
     screenshot(driver, "policy")
@@ -78,14 +77,14 @@ def test_an_admin_edits_a_policy_and_assigns_it_to_a_class_by_keyboard(
     keys(driver, Keys.CONTROL, "a", Keys.NULL, "300")
     tab_to(driver, "Vorschau")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.ID, "preview-heading")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.ID, "preview-heading")))
     assert (
         "erreicht 3 eingeschriebene Geräte" in driver.find_element(By.CSS_SELECTOR, ".preview").text
     )
     found["assign preview"] = accessibility_violations(driver)
     tab_to(driver, "Zuweisen")
     keys(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
+    wait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
     assert "Gruppe 7a" in driver.find_element(By.CSS_SELECTOR, ".flash.ok").text
 
     driver.get(f"{server}/admin/policies/{policy['id']}/diff?a=1&b=2")
