@@ -27,7 +27,7 @@ from mdm import create_app
 from mdm.accounts import login
 from mdm.accounts.models import School, User
 from mdm.accounts.service import hash_password
-from mdm.agent.service import CHECK_IN_ENGINE
+from mdm.devices.check_ins import CHECK_IN_ENGINE
 from mdm.extensions import db
 from mdm.platform.ratelimit import make_counter
 

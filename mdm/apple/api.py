@@ -5,8 +5,8 @@ profile. Property lists in and out, not JSON: they are not part of the OpenAPI d
 from cryptography import x509
 from flask import Blueprint, Response, current_app, request
 
-from mdm.agent.service import check_in_connection
 from mdm.apple import plist, service
+from mdm.devices.check_ins import check_in_connection
 from mdm.extensions import db
 from mdm.platform.errors import DomainError
 from mdm.platform.types import utcnow
@@ -89,7 +89,7 @@ def connect() -> Response:
     cert = _certificate(body)
     now = utcnow()
     # Identity and, for the commonest request (an Idle with nothing due), the whole answer on a
-    # check-in connection: no transaction to wait for (mdm/agent/service.py check_in_engine).
+    # check-in connection: no transaction to wait for (mdm/devices/check_ins.py).
     with check_in_connection() as connection:
         who = service.check_identity(connection, cert, now)
         message = _message(body)

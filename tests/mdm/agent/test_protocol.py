@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select, text, update
 from enrollment.models import EnrollmentToken
 from mdm.accounts.models import School, User
 from mdm.agent import service as agent
+from mdm.devices import check_ins
 from mdm.devices.identity import hash_secret, load_ca, verify_device_certificate
 from mdm.devices.models import Device, DeviceCA, DeviceCredential, Group
 from mdm.extensions import db
@@ -28,9 +29,9 @@ Headers = Callable[[User], dict[str, str]]
 def all_engines(app: Flask) -> list[Engine]:
     """The app's engine and, where it has its own, the engine of check-ins (committing tests)."""
     with app.test_request_context():
-        check_ins = agent.check_in_engine()
+        engine = check_ins.check_in_engine()
     # On SQLite the check-in engine shares the main engine's connections and events.
-    return [db.engine] if check_ins.dialect is db.engine.dialect else [db.engine, check_ins]
+    return [db.engine] if engine.dialect is db.engine.dialect else [db.engine, engine]
 
 
 def test_enroll_a_school_device(
@@ -163,7 +164,7 @@ def test_check_in_is_one_select_and_one_update_without_a_transaction(
 def test_check_ins_commit_each_statement_and_do_not_wait_for_the_wal_flush(
     app: Flask, client: FlaskClient, enrolled: dict[str, Any]
 ) -> None:
-    with app.test_request_context(), agent.check_in_connection() as connection:
+    with app.test_request_context(), check_ins.check_in_connection() as connection:
         device = agent.authenticate(
             connection, agent.credential_lookup(enrolled["credential"]["secret"], None), None
         )
@@ -208,7 +209,7 @@ def test_the_check_in_engine_keeps_the_apps_engine_options(
             "connect_args": {"options": "-c statement_timeout=5000"},
         }
     )
-    with app.test_request_context(), agent.check_in_connection() as connection:
+    with app.test_request_context(), check_ins.check_in_connection() as connection:
         assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == "5s"
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
         assert connection.engine.pool.size() == 3
@@ -218,7 +219,7 @@ def test_the_check_in_engine_keeps_the_apps_engine_options(
 def test_a_check_in_on_a_connection_the_database_dropped_is_tried_again(
     app: Flask, client: FlaskClient, enrolled: dict[str, Any]
 ) -> None:
-    with app.test_request_context(), agent.check_in_connection() as connection:
+    with app.test_request_context(), check_ins.check_in_connection() as connection:
         if connection.dialect.name != "postgresql":
             pytest.skip("a PostgreSQL server can drop a pooled connection")
         pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
@@ -238,7 +239,7 @@ def test_a_check_in_on_a_connection_the_database_dropped_is_tried_again(
 def test_a_device_retired_between_its_select_and_its_update_is_told_so(
     app: Flask, enrolled: dict[str, Any]
 ) -> None:
-    with app.test_request_context(), agent.check_in_connection() as connection:
+    with app.test_request_context(), check_ins.check_in_connection() as connection:
         device = agent.authenticate(
             connection, agent.credential_lookup(enrolled["credential"]["secret"], None), None
         )
