@@ -344,34 +344,24 @@ USER_ENROLLMENT_PAYLOAD_TYPES = frozenset(
 )
 # Keys of allowed payloads that User Enrollment forbids (`userenrollment: forbidden` on the key).
 USER_ENROLLMENT_FORBIDDEN_PAYLOAD_KEYS = {"com.apple.wifi.managed": frozenset({"ProxyType"})}
-# The restrictions (com.apple.applicationaccess keys) User Enrollment allows on iPhone and iPad:
-# what the school's managed apps and accounts may share with the person's own, and a few
-# lock-screen, Siri and backup settings. Camera, app store, iCloud, AirDrop and the other
-# restrictions of the whole device are not among them.
+# The restrictions (com.apple.applicationaccess keys) a personal device may get: of those User
+# Enrollment allows on iPhone and iPad, the ones that concern only the school's managed part
+# (what its managed apps and accounts may share with the person's own). The policy merge's rule
+# (mdm/policies/merge.py, `byod_reason`) holds here too: what would reach the person's own
+# device is left out, so the device-wide ones User Enrollment would take (Siri, screenshots,
+# lock-screen views, backups, Safari's fraud warning, ...) are refused, as are camera, app
+# store, iCloud, AirDrop and the others User Enrollment forbids.
 USER_ENROLLMENT_RESTRICTIONS = frozenset(
     {
-        "allowAssistant",
-        "allowAssistantWhileLocked",
-        "allowDiagnosticSubmission",
-        "allowEnterpriseBookBackup",
-        "allowEnterpriseBookMetadataSync",
-        "allowLockScreenControlCenter",
-        "allowLockScreenNotificationsView",
-        "allowLockScreenTodayView",
-        "allowManagedAppsCloudSync",
         "allowOpenFromManagedToUnmanaged",
         "allowOpenFromUnmanagedToManaged",
-        "allowRemoteScreenObservation",
-        "allowScreenShot",
         "allowUnmanagedToReadManagedContacts",
+        "allowManagedAppsCloudSync",
+        "allowEnterpriseBookBackup",
+        "allowEnterpriseBookMetadataSync",
         "forceAirDropUnmanaged",
-        "forceAirPlayOutgoingRequestsPairingPassword",
-        "forceEncryptedBackup",
-        "forceOnDeviceOnlyDictation",
-        "forceOnDeviceOnlyTranslation",
-        "forceWatchWristDetection",
         "requireManagedPasteboard",
-        "safariForceFraudWarning",
+        # read by profile tools only, never by the device
         "ratingRegion",
     }
 )

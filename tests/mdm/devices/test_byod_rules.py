@@ -347,7 +347,7 @@ WIFI = {"PayloadType": "com.apple.wifi.managed", "SSID_STR": "Schule", "PayloadI
                     "allowCloudBackup": False,
                 },
             ],
-            "allowAppInstallation, allowCloudBackup",
+            "allowAppInstallation, allowCloudBackup, allowScreenShot",
         ),
     ],
 )
