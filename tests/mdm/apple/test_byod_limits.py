@@ -74,7 +74,12 @@ def phone_key() -> rsa.RSAPrivateKey:
 
 
 def _personal_device(
-    client: FlaskClient, school: School, owner: User, notice: dict[str, Any], key: Any
+    client: FlaskClient,
+    school: School,
+    owner: User,
+    notice: dict[str, Any],
+    key: Any,
+    authenticate: bool = True,
 ) -> IPad:
     """A personal iPhone enrolled for `owner`, made through the services: the device (pending,
     BYOD), its Apple state and its identity certificate of the school's CA, the owner's consent;
@@ -112,6 +117,8 @@ def _personal_device(
     db.session.commit()
     cert = x509.load_pem_x509_certificate(issued.certificate_pem.encode())
     phone = IPad(client, key, cert, {}, udid="00008110-000A1B2C3D4E5F60")
+    if not authenticate:
+        return phone
     authenticated = phone.check_in(
         {
             "MessageType": "Authenticate",
@@ -232,16 +239,30 @@ def test_a_forbidden_command_to_a_personal_device_is_refused_and_nothing_queued(
     assert db.session.scalar(select(func.count()).select_from(Command)) == 0
 
 
+@pytest.mark.parametrize("target", ["school", "group"])
 @pytest.mark.parametrize("type_", ["erase", "lock", "clear_passcode"])
-def test_a_school_wide_command_skips_the_personal_device(
+def test_a_school_or_group_command_skips_the_personal_device(
     phone: IPad,
     ipad: IPad,
     client: FlaskClient,
     admin_headers: dict[str, str],
     school: School,
     type_: str,
+    target: str,
 ) -> None:
-    batch = _queue(client, admin_headers, type_, school_id=school.id)
+    if target == "group":
+        group = client.post(
+            "/api/v1/groups", json={"kind": "custom", "name": "Gemischt"}, headers=admin_headers
+        ).get_json()
+        added = client.post(
+            f"/api/v1/groups/{group['id']}/devices",
+            json={"device_ids": [phone.device_id, ipad.device_id]},
+            headers=admin_headers,
+        )
+        assert added.status_code < 300, added.get_json()
+        batch = _queue(client, admin_headers, type_, group_id=group["id"])
+    else:
+        batch = _queue(client, admin_headers, type_, school_id=school.id)
 
     assert batch.status_code == 201, batch.get_json()
     assert batch.get_json()["queued"] == 1
@@ -728,3 +749,24 @@ def test_a_school_ipad_checks_out_as_before(ipad: IPad) -> None:
     assert after["status"] == "retired"
     assert after["apple"] is not None and after["apple"].checked_out_at is not None
     assert after["apple"].udid == ipad.udid
+
+
+def test_remove_management_before_the_device_authenticated_ends_it_at_once(
+    client: FlaskClient,
+    school: School,
+    teacher: User,
+    notice: dict[str, Any],
+    push_topic: str,
+    phone_key: Any,
+    headers: Callable[[User], dict[str, str]],
+) -> None:
+    pending = _personal_device(client, school, teacher, notice, phone_key, authenticate=False)
+
+    removed = client.post(
+        f"/api/v1/me/devices/{pending.device_id}/remove-management", headers=headers(teacher)
+    )
+
+    assert removed.status_code == 204
+    after = _stored(pending.device_id)
+    assert after["status"] == "retired" and after["apple"] is None
+    assert after["live_credentials"] == 0 and after["wakeup"] is None
