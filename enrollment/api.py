@@ -131,7 +131,8 @@ def my_devices() -> Any:
 @blp.response(204)
 @problems(403, 409)
 def remove_management(device_id: int) -> None:
-    """End the school's management of one's own BYOD device."""
+    """End the school's management of one's own BYOD device: it is retired and what was stored
+    about it is deleted; a personal iPhone or iPad is told on its next connect (docs/apple.md)."""
     service.remove_own_device(db.session, current_actor(), device_id)
 
 

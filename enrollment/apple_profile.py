@@ -20,6 +20,7 @@ from enrollment.models import EnrollmentToken
 from enrollment.page import APPLE_PLATFORMS
 from enrollment.service import TokenExhausted, usable_token
 from mdm.accounts.models import School
+from mdm.apple import payloads
 from mdm.apple.models import AppleDevice
 from mdm.devices import byod, credentials
 from mdm.devices import service as devices
@@ -192,7 +193,7 @@ def fetch_profile(session: Session, secret: str, address: str | None) -> bytes:
     session.add(AppleDevice(device_id=device.id, school_id=school.id, topic=settings.apns_topic))
     identity = device_identity(session, device, school)
     facts = mobileconfig.ProfileFacts(
-        identifier=f"{_prefix(school)}.enrollment",
+        identifier=payloads.enrollment_profile_identifier(_prefix(school)),
         organization=school.name,
         server_url=base_url() + url_for("apple_mdm.connect"),
         check_in_url=base_url() + url_for("apple_mdm.check_in"),

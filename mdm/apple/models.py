@@ -1,5 +1,6 @@
 """Apple MDM state of a device: the identity it authenticated with (UDID), its topic, its
-UnlockToken (encrypted at rest), its supervision, and whether an inventory refresh is due."""
+UnlockToken (encrypted at rest), its supervision, whether an inventory refresh is due, and for a
+personal device whose owner ended management, whether the device is still to be told."""
 
 from datetime import datetime
 
@@ -39,3 +40,9 @@ class AppleDevice(db.Model):
     # The settings of the policy last sent that the device does not get (supervision, parts
     # this transport does not deliver): reported with the policy's result.
     policy_left_out: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Set when the owner of a personal device ended its management through the API: the
+    # device is retired and everything else about it is gone, and its identity is taken only
+    # to tell the device (one RemoveProfile of its enrollment profile) and for its CheckOut.
+    removal_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When that RemoveProfile is (next) to be sent; NULL once the device answered it.
+    removal_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from mdm.devices import byod
+
 POLICY_PROFILE_SUFFIX = "policy"
 # The platform's restrictions and the Restrictions payload key of each (supervised: whether
 # iOS/iPadOS honour it only on a supervised device).
@@ -33,7 +35,8 @@ NOT_DELIVERED = {
     "single_app": "single-app and exam mode are not delivered to Apple devices yet",
 }
 WIFI_ENCRYPTION = {"open": "None", "wpa2": "WPA2", "wpa3": "WPA3"}
-# The DeviceInformation queries of an inventory refresh.
+# The DeviceInformation queries of an inventory refresh (a personal device is asked only those
+# the BYOD rule allows, `byod.allowed_queries`).
 DEVICE_QUERIES = (
     "UDID",
     "DeviceName",
@@ -177,6 +180,12 @@ def policy_profile(
     return PolicyProfile(identifier, profile, failed)
 
 
+def enrollment_profile_identifier(prefix: str) -> str:
+    """The PayloadIdentifier of a school's enrollment (MDM) profile; its RemoveProfile ends the
+    management of a device."""
+    return f"{prefix}.enrollment"
+
+
 def _require(parameters: dict[str, Any], name: str) -> Any:
     value = parameters.get(name)
     if value in (None, ""):
@@ -184,17 +193,23 @@ def _require(parameters: dict[str, Any], name: str) -> Any:
     return value
 
 
-def inventory_request(step: str) -> dict[str, Any]:
-    """One step of an inventory refresh as a RequestType."""
+def inventory_request(step: str, ownership: str) -> dict[str, Any]:
+    """One step of an inventory refresh as a RequestType. A personal device is asked only the
+    queries the BYOD rule allows, and only for the apps and profiles the school manages."""
+    personal = ownership == byod.BYOD
     if step == "DeviceInformation":
-        return {"RequestType": "DeviceInformation", "Queries": list(DEVICE_QUERIES)}
+        queries = byod.allowed_queries(ownership, DEVICE_QUERIES)
+        return {"RequestType": "DeviceInformation", "Queries": queries}
     if step == "InstalledApplicationList":
-        return {"RequestType": "InstalledApplicationList", "ManagedAppsOnly": False}
+        return {"RequestType": "InstalledApplicationList", "ManagedAppsOnly": personal}
+    if personal:
+        # User Enrollment limits the list to managed profiles anyway; asked so all the same.
+        return {"RequestType": "ProfileList", "ManagedOnly": True}
     return {"RequestType": "ProfileList"}
 
 
 def command_request(
-    type_: str, parameters: dict[str, Any], unlock_token: bytes | None
+    type_: str, parameters: dict[str, Any], unlock_token: bytes | None, ownership: str
 ) -> dict[str, Any]:
     """A queued command of the platform as the Command dictionary of Apple's protocol."""
     if type_ == "lock":
@@ -220,7 +235,7 @@ def command_request(
     if type_ == "disable_lost_mode":
         return {"RequestType": "DisableLostMode"}
     if type_ == "refresh_inventory":
-        return inventory_request(INVENTORY_STEPS[0])
+        return inventory_request(INVENTORY_STEPS[0], ownership)
     if type_ == "install_app":
         request = {"RequestType": "InstallApplication", "ManagementFlags": 1}
         if parameters.get("url"):

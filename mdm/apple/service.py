@@ -20,7 +20,7 @@ from mdm.apple.plist import dump, jsonable
 from mdm.commands import rules
 from mdm.commands import service as commands
 from mdm.commands.models import Command
-from mdm.devices import credentials, identity, inventory_policy
+from mdm.devices import byod, credentials, identity, inventory_policy
 from mdm.devices import service as devices
 from mdm.devices.models import Device, DeviceCA, DeviceCredential
 from mdm.platform import audit
@@ -62,6 +62,8 @@ PROFILE_KEYS = (
     "IsEncrypted",
 )
 APP_KEYS = ("Identifier", "Name", "Version", "ShortVersion", "IsValidated", "BundleSize")
+# The CommandUUID of the RemoveProfile that tells a personal device its management ended.
+REMOVAL_UUID = "remove-management"
 
 
 class IdentityRefused(NotAuthenticated):
@@ -131,6 +133,8 @@ _IDENTITY = (
         Device.status,
         AppleDevice.udid,
         AppleDevice.inventory_due_at,
+        AppleDevice.removal_requested_at,
+        AppleDevice.removal_due_at,
         DeviceCA.certificate_pem.label("ca_pem"),
         DevicePolicyState.device_id.label("policy_known"),
         DevicePolicyState.due_at.label("policy_due_at"),
@@ -177,13 +181,15 @@ def check_identity(connection: Connection, cert: x509.Certificate, now: datetime
         raise _refuse(f"the identity certificate is not valid: {exc.reason}") from exc
     if device_id != str(row.device_id):
         raise _refuse("the identity certificate names another device")
-    if row.status == "retired":
+    # A personal device whose owner ended management is still heard until it checked out.
+    if row.status == "retired" and row.removal_requested_at is None:
         raise _refuse("this device was retired; enroll it again to manage it")
     work_due = (
         row.policy_known is None
         or (row.policy_due_at is not None and row.policy_due_at <= now)
         or bool(row.commands_due)
         or (row.inventory_due_at is not None and row.inventory_due_at <= now)
+        or (row.removal_due_at is not None and row.removal_due_at <= now)
     )
     return Identity(row.device_id, row.status, row.udid, work_due)
 
@@ -230,10 +236,22 @@ def _udid(message: dict[str, Any]) -> str:
     return udid
 
 
-def _bound(ident: Identified, message: dict[str, Any]) -> AppleDevice:
-    """The Apple state of an authenticated device; the message must be from its UDID."""
+def _removing(ident: Identified) -> bool:
+    """Whether this is a personal device whose owner ended management, still to be told or to
+    check out (it is retired)."""
+    return (
+        ident.device.status == "retired"
+        and ident.apple is not None
+        and ident.apple.removal_requested_at is not None
+    )
+
+
+def _bound(ident: Identified, message: dict[str, Any], *, removing: bool = False) -> AppleDevice:
+    """The Apple state of an authenticated device (or, with `removing`, of one whose owner
+    ended management); the message must be from its UDID."""
     apple = ident.apple
-    if apple is None or apple.udid is None or ident.device.status != "enrolled":
+    managed = ident.device.status == "enrolled" or (removing and _removing(ident))
+    if apple is None or apple.udid is None or not managed:
         raise _refuse("the device has not authenticated (send Authenticate first)")
     if _udid(message) != apple.udid:
         raise _refuse("the message's UDID is not the one this identity authenticated with")
@@ -263,6 +281,10 @@ def check_in(session: Session, ident: Identified, message: dict[str, Any]) -> No
         # during the user's session.
         raise UserChannelDeclined("this server does not manage users on the device")
     _channel_check(message)
+    if _removing(ident) and kind != "CheckOut":
+        raise MessageRefused(
+            "the owner ended management of this device; it only checks out (CheckOut)"
+        )
     if kind == "Authenticate":
         authenticate(session, ident, message)
     elif kind == "TokenUpdate":
@@ -374,11 +396,82 @@ def token_update(session: Session, ident: Identified, message: dict[str, Any]) -
 
 def check_out(session: Session, ident: Identified, message: dict[str, Any]) -> None:
     """The management profile was removed from the device: it is retired, its identity
-    revoked."""
-    apple = _bound(ident, message)
+    revoked. Of a personal device everything stored about it is deleted (its inventory, its
+    Apple state, push address, policy state; its open commands are cancelled); one whose owner
+    ended management already has nothing left but this, and checks out without an error."""
+    device = ident.device
+    apple = _bound(ident, message, removing=True)
+    if _removing(ident):
+        _forget(session, device, apple, keep_channel=False)
+        credentials.revoke_credentials(session, device.id)
+        audit.record(
+            session,
+            ident.actor,
+            "device.apple.check_out",
+            "device",
+            device.id,
+            school_id=device.school_id,
+            details={"after": "remove-management"},
+        )
+        return
     apple.checked_out_at = utcnow()
-    devices.retire(session, ident.actor, ident.device, "device")
-    credentials.revoke_credentials(session, ident.device.id)
+    devices.retire(session, ident.actor, device, "device")
+    credentials.revoke_credentials(session, device.id)
+    if device.ownership == byod.BYOD:
+        _forget(session, device, apple, keep_channel=False)
+
+
+def _forget(session: Session, device: Device, apple: AppleDevice, *, keep_channel: bool) -> None:
+    """Delete what was stored about a personal device whose management ended: its policy state
+    and Apple state (UnlockToken, the settings it did not get), its open commands cancelled.
+    With `keep_channel` its Apple row and push address stay, so that it can still be told;
+    without, they go too (its UDID or enrollment id, push token, PushMagic)."""
+    policies.forget_device(session, device.id)
+    commands.cancel_open(session, device.id, "the device's management ended")
+    if keep_channel:
+        apple.unlock_token = None
+        apple.policy_left_out = []
+        apple.inventory_due_at = None
+        apple.supervised = False
+    else:
+        push.forget_address(session, device.id)
+        session.delete(apple)
+    session.flush()
+
+
+def end_management(session: Session, actor: Actor, device: Device) -> bool:
+    """The owner ended management of their personal device through the API (it is retired):
+    what was stored about it is deleted, and the device is told on its next connect, with a
+    RemoveProfile of its enrollment profile. Its identity is still taken for that and for its
+    CheckOut. False when there is no Apple device to tell (the caller revokes its identity)."""
+    apple = session.get(AppleDevice, device.id)
+    if apple is None or device.ownership != byod.BYOD or apple.authenticated_at is None:
+        if apple is not None:
+            _forget(session, device, apple, keep_channel=False)
+        return False
+    now = utcnow()
+    _forget(session, device, apple, keep_channel=True)
+    apple.removal_requested_at = now
+    apple.removal_due_at = now
+    push.queue_wakeups(session, Device.id == device.id, "command", now, enrolled_only=False)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "device.apple.remove_management",
+        "device",
+        device.id,
+        school_id=device.school_id,
+        details={"remove_profile": _enrollment_profile(session, device)},
+    )
+    return True
+
+
+def _enrollment_profile(session: Session, device: Device) -> str:
+    school = session.get(School, device.school_id)
+    assert school is not None
+    prefix = f"{current_app.config['APPLE_PAYLOAD_PREFIX']}.{school.slug}"
+    return payloads.enrollment_profile_identifier(prefix)
 
 
 # --- inventory -----------------------------------------------------------------------------------
@@ -419,7 +512,13 @@ def _inventory_result(
                 for app in apps
                 if isinstance(app, dict)
             ]
-            _store_inventory(session, device, {"InstalledApplicationList": listed})
+            # A personal device was asked for the managed apps only (ManagedAppsOnly, and User
+            # Enrollment lists no others): stored as the school's apps, the one list of apps
+            # the BYOD allow-list keeps. Its entries carry no mark of being managed, so the
+            # request and the device's word are what keep the person's own apps out; they are
+            # never stored under the list of all installed apps, which the BYOD rule drops.
+            key = "ManagedApplicationList" if device.ownership == byod.BYOD else step
+            _store_inventory(session, device, {key: listed})
     elif step == "ProfileList":
         profiles = message.get("ProfileList")
         if isinstance(profiles, list):
@@ -475,12 +574,14 @@ def connect(
 ) -> Answer:
     """Record the result the device sends (if any) and answer with its next command."""
     _channel_check(message)
-    apple = _bound(ident, message)
+    apple = _bound(ident, message, removing=True)
     status = message.get("Status")
     if not isinstance(status, str) or (status != "Idle" and status not in STATUSES):
         raise MessageRefused(f"Status {status!r} is not one of Apple's")
     now = now or utcnow()
     _lock_for_writing(session)
+    if _removing(ident):
+        return _removal(session, ident, apple, message, now)
     ident.device.last_seen_at = now
     follow_up = None
     if status != "Idle":
@@ -493,6 +594,44 @@ def connect(
     push.forget_wakeup(session, ident.device.id)
     session.flush()
     return Answer(follow_up)
+
+
+def _removal(
+    session: Session, ident: Identified, apple: AppleDevice, message: dict[str, Any], now: datetime
+) -> Answer:
+    """A device whose owner ended management: it gets the RemoveProfile of its enrollment
+    profile (again only when no answer came within COMMAND_RESEND_SECONDS, or after NotNow),
+    and nothing else. Its answer ends the telling: the push address is deleted; the identity
+    stays for the CheckOut that follows."""
+    device = ident.device
+    status = message.get("Status")
+    answer = None
+    if status != "Idle" and message.get("CommandUUID") == REMOVAL_UUID:
+        if status == "NotNow":
+            retry = int(current_app.config["COMMAND_NOT_NOW_RETRY_SECONDS"])
+            apple.removal_due_at = now + timedelta(seconds=retry)
+        else:
+            apple.removal_due_at = None
+            push.forget_address(session, device.id)
+            audit.record(
+                session,
+                ident.actor,
+                "device.apple.remove_management_result",
+                "device",
+                device.id,
+                school_id=device.school_id,
+                details={"status": status, "detail": _error_detail(message, status)[:500]},
+            )
+    elif apple.removal_due_at is not None and apple.removal_due_at <= now:
+        apple.removal_due_at = _resend(now)
+        request = {
+            "RequestType": "RemoveProfile",
+            "Identifier": _enrollment_profile(session, device),
+        }
+        answer = payloads.envelope(REMOVAL_UUID, request)
+    push.forget_wakeup(session, device.id)
+    session.flush()
+    return Answer(answer)
 
 
 def _resend(now: datetime) -> datetime:
@@ -535,7 +674,8 @@ def _record(
                 following = _next_step(step)
                 if following is not None:
                     return payloads.envelope(
-                        f"inventory.{following}", payloads.inventory_request(following)
+                        f"inventory.{following}",
+                        payloads.inventory_request(following, device.ownership),
                     )
                 apple.inventory_due_at = None
             elif result == "not_now":
@@ -549,7 +689,8 @@ def _record(
                 following = _next_step(step)
                 if following is not None:
                     return payloads.envelope(
-                        f"command-{command_id}.{following}", payloads.inventory_request(following)
+                        f"command-{command_id}.{following}",
+                        payloads.inventory_request(following, device.ownership),
                     )
             commands.record_command_result(
                 session, device.id, device.ownership, command_id, result, detail, {}, now, retry
@@ -569,7 +710,8 @@ def _next_command(
     if apple.inventory_due_at is not None and apple.inventory_due_at <= now:
         apple.inventory_due_at = _resend(now)
         first = payloads.INVENTORY_STEPS[0]
-        return payloads.envelope(f"inventory.{first}", payloads.inventory_request(first))
+        request = payloads.inventory_request(first, device.ownership)
+        return payloads.envelope(f"inventory.{first}", request)
     resend = int(current_app.config["COMMAND_RESEND_SECONDS"])
     work = policies.policy_work(session, device.id, device.school_id, device.ownership, now, resend)
     if work is not None:
@@ -593,12 +735,17 @@ def _next_command(
         item = taken[0]
         command_id = int(item["id"].removeprefix("command-"))
         type_ = item["payload"]["type"]
-        reason = rules.refusal(type_, device.platform, device.ownership, apple.supervised)
+        parameters = item["payload"]["parameters"]
+        # The last guard: whatever was queued, a device gets nothing the rules refuse it (a
+        # personal one nothing the BYOD rule forbids); such a command fails with the reason.
+        reason = rules.refusal(
+            type_, device.platform, device.ownership, apple.supervised, parameters
+        )
         try:
             if reason is not None:
-                raise payloads.Undeliverable(rules.REASONS[reason])
+                raise payloads.Undeliverable(rules.explain(reason, type_, parameters))
             request = payloads.command_request(
-                type_, item["payload"]["parameters"], apple.unlock_token
+                type_, parameters, apple.unlock_token, device.ownership
             )
         except payloads.Undeliverable as exc:
             commands.record_command_result(

@@ -3,7 +3,8 @@
 The table (docs/commands.md shows it): the platforms a command exists on, and those on which it
 needs a supervised device (Apple: supervised through Apple School Manager or Configurator;
 Android: fully managed, the agent is the device owner). Whether a personal (BYOD) device may
-get it is decided by the one BYOD rule, `mdm.devices.byod.command_allowed`.
+get it is decided by the one BYOD rule, `mdm.devices.byod` (`command_allowed`, and for a
+profile `profile_refusal`).
 """
 
 import base64
@@ -75,20 +76,48 @@ TYPES = tuple(RULES)
 REASONS = {
     "platform": "the command does not exist on the device's platform",
     "personal_device": "not allowed on a personal (BYOD) device",
+    "personal_profile": "the profile holds what a personal (BYOD) device may not get",
     "not_supervised": "needs a supervised (Apple) or fully managed (Android) device",
 }
 
 
-def refusal(type_: str, platform: str, ownership: str, supervised: bool) -> str | None:
-    """The reason key why a device may not get this command, or None when it may."""
+def refusal(
+    type_: str,
+    platform: str,
+    ownership: str,
+    supervised: bool,
+    parameters: dict[str, Any] | None = None,
+) -> str | None:
+    """The reason key why a device may not get this command (with these parameters, when
+    given), or None when it may."""
     rule = RULES[type_]
     if platform not in rule.platforms:
         return "platform"
     if not byod.command_allowed(ownership, type_):
         return "personal_device"
+    if ownership == byod.BYOD and personal_refusal(type_, parameters) is not None:
+        return "personal_profile"
     if platform in rule.supervised_on and not supervised:
         return "not_supervised"
     return None
+
+
+def personal_refusal(type_: str, parameters: dict[str, Any] | None) -> str | None:
+    """Why a personal device may not get this command with these parameters although it may
+    get the command (a profile with payloads User Enrollment forbids), or None."""
+    if type_ != "install_profile" or parameters is None:
+        return None
+    try:
+        payloads = profile_payloads(str(parameters.get("profile", "")))
+    except ValidationError:
+        payloads = None
+    return byod.profile_refusal(byod.BYOD, payloads)
+
+
+def explain(reason: str, type_: str, parameters: dict[str, Any] | None) -> str:
+    """A refusal's reason in words, with what in the parameters a personal device may not get."""
+    detail = personal_refusal(type_, parameters) if reason == "personal_profile" else None
+    return f"{REASONS[reason]}: {detail}" if detail else REASONS[reason]
 
 
 def supervised(inventory: dict[str, Any]) -> bool:
@@ -168,9 +197,9 @@ PARAMETERS: dict[str, type[Schema]] = {
 _PLIST = re.compile(rb"<\?xml.*?</plist>", re.DOTALL)
 
 
-def profile_identifier(encoded: str) -> str:
-    """The PayloadIdentifier of a base64 configuration profile; ValidationError when it is not
-    one. A signed profile (CMS) carries its plist in the clear, which is read."""
+def _profile(encoded: str) -> dict[str, Any]:
+    """A base64 configuration profile as a dictionary; ValidationError when it is not one. A
+    signed profile (CMS) carries its plist in the clear, which is read."""
     try:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -184,10 +213,24 @@ def profile_identifier(encoded: str) -> str:
         raise ValidationError("not a configuration profile (a property list)") from exc
     if not isinstance(profile, dict) or profile.get("PayloadType") != "Configuration":
         raise ValidationError("not a configuration profile (PayloadType Configuration)")
-    identifier = profile.get("PayloadIdentifier")
+    return profile
+
+
+def profile_identifier(encoded: str) -> str:
+    """The PayloadIdentifier of a base64 configuration profile; ValidationError when it is not
+    one."""
+    identifier = _profile(encoded).get("PayloadIdentifier")
     if not isinstance(identifier, str) or not identifier:
         raise ValidationError("the profile has no PayloadIdentifier")
     return identifier
+
+
+def profile_payloads(encoded: str) -> list[Any] | None:
+    """The payloads (PayloadContent) of a base64 configuration profile, or None when they
+    cannot be read (an encrypted profile carries EncryptedPayloadContent instead);
+    ValidationError when it is not a profile."""
+    content = _profile(encoded).get("PayloadContent")
+    return content if isinstance(content, list) else None
 
 
 _SCHEMAS = {type_: schema() for type_, schema in PARAMETERS.items()}

@@ -123,13 +123,18 @@ def _resolve(
 
 
 def _eligibility(
-    session: Session, type_: str, reach: ColumnElement[bool]
+    session: Session, type_: str, parameters: dict[str, Any], reach: ColumnElement[bool]
 ) -> tuple[ColumnElement[bool], dict[str, int], dict[int, str]]:
     """(condition on the devices that may get the command, skipped counts by reason, the
     reason of each device refused for its supervision)."""
     rule = rules.RULES[type_]
     enrolled = (Device.status == "enrolled") & reach
-    allowed_ownerships = [o for o in sorted(byod.OWNERSHIPS) if byod.command_allowed(o, type_)]
+    personal_refused = rules.personal_refusal(type_, parameters) is not None
+    allowed_ownerships = [
+        o
+        for o in sorted(byod.OWNERSHIPS)
+        if byod.command_allowed(o, type_) and not (o == byod.BYOD and personal_refused)
+    ]
     skipped: dict[str, int] = {}
     counts = session.execute(
         select(Device.platform, Device.ownership, func.count())
@@ -137,7 +142,7 @@ def _eligibility(
         .group_by(Device.platform, Device.ownership)
     )
     for platform, ownership, count in counts:
-        reason = rules.refusal(type_, platform, ownership, supervised=True)
+        reason = rules.refusal(type_, platform, ownership, True, parameters)
         if reason:
             skipped[reason] = skipped.get(reason, 0) + count
     condition = (
@@ -188,21 +193,24 @@ def queue(
     school_id, kind, reach = _resolve(session, actor, target)
     if kind == "devices":
         refused = []
+        # One verdict per kind of device: a profile is read once, not once per device.
+        verdicts: dict[tuple[str, str, bool], str | None] = {}
         for device in session.scalars(select(Device).where(reach).order_by(Device.id)):
             if device.status != "enrolled":
                 refused.append(f"device {device.id}: retired")
                 continue
-            reason = rules.refusal(
-                type, device.platform, device.ownership, rules.supervised(device.inventory or {})
-            )
-            if reason:
-                refused.append(f"device {device.id}: {rules.REASONS[reason]}")
+            key = (device.platform, device.ownership, rules.supervised(device.inventory or {}))
+            if key not in verdicts:
+                reason = rules.refusal(type, *key, parameters)
+                verdicts[key] = reason and rules.explain(reason, type, parameters)
+            if verdicts[key]:
+                refused.append(f"device {device.id}: {verdicts[key]}")
         if refused:
             raise CommandNotAllowed(
                 f"{type} may not go to every device named; nothing was queued",
                 errors={"device_ids": refused},
             )
-    condition, skipped, _ = _eligibility(session, type, reach)
+    condition, skipped, _ = _eligibility(session, type, parameters, reach)
     batch = CommandBatch(
         school_id=school_id,
         type=type,
@@ -254,7 +262,8 @@ def queue(
     )
     if not batch.queued:
         reasons = "; ".join(
-            f"{count} {rules.REASONS[key]}" for key, count in sorted(skipped.items())
+            f"{count} {rules.explain(key, type, parameters)}"
+            for key, count in sorted(skipped.items())
         )
         raise CommandNotAllowed(
             f"no device of the {kind} may take {type}" + (f" ({reasons})" if reasons else ""),
@@ -588,6 +597,20 @@ def expire(session: Session, now: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     ).rowcount
     return count
+
+
+def cancel_open(session: Session, device_id: int, detail: str, now: datetime | None = None) -> int:
+    """Cancel every open command of a device whose management ended, those sent and not
+    answered among them (what `expire` does for retired devices, at once); how many."""
+    now = now or utcnow()
+    open_ = (Command.device_id == device_id) & Command.due_at.is_not(None)
+    _events(session, select(Command.id).where(open_), "cancelled", now, detail)
+    return session.execute(
+        update(Command)
+        .where(open_)
+        .values(status="cancelled", due_at=None, finished_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def prune(session: Session, now: datetime | None = None) -> int:

@@ -3,6 +3,7 @@ transport and the command queue go by them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 SCHOOL = "school"
@@ -93,7 +94,23 @@ BYOD_ALLOWED_INVENTORY_FIELDS: dict[str, Any] = {
     "managed_apps": _APP,
     "school_apps": _APP,
     "ManagedApplicationList": _APP,
+    # the profiles the school installed (Apple's ProfileList; only entries with IsManaged true
+    # are kept, see _ONLY_ENTRIES), never their contents
+    "ProfileList": dict.fromkeys(
+        (
+            "PayloadIdentifier",
+            "PayloadDisplayName",
+            "PayloadOrganization",
+            "PayloadUUID",
+            "PayloadVersion",
+            "IsManaged",
+        )
+    ),
 }
+# Lists on the allow-list of which a personal device's entries are kept only when the entry
+# itself says it is the school's: ProfileList lists every profile on the device, the person's
+# own among them, and marks those the school's MDM installed with IsManaged.
+_ONLY_ENTRIES = {"ProfileList": "IsManaged"}
 
 # Named identifiers: listed to agents as `not_collected` and refused even if one ever slipped
 # onto the allow-list. The allow-list alone decides what is kept.
@@ -215,6 +232,137 @@ FORBIDDEN_BYOD_COMMANDS = frozenset(
         "installed_apps",
         "installed_application_list",
         "InstalledApplicationList",
+        # Apple's User Enrollment forbids these too (mdm/commands/*.yaml of Apple's
+        # device-management specification, `userenrollment: forbidden`)
+        "restart",
+        "restart_device",
+        "RestartDevice",
+        "shutdown",
+        "shut_down",
+        "shutdown_device",
+        "ShutDownDevice",
+        "play_lost_mode_sound",
+        "PlayLostModeSound",
+        "lost_mode_location",
+        "ClearRestrictionsPassword",
+        "ActivationLockBypassCode",
+        "ClearActivationLockBypassCode",
+        "RequestMirroring",
+        "StopMirroring",
+        "ScheduleOSUpdate",
+        "ScheduleOSUpdateScan",
+        "EnableRemoteDesktop",
+        "DisableRemoteDesktop",
+        "SetFirmwarePassword",
+        "SetRecoveryLock",
+        "RefreshCellularPlans",
+        "LOMDeviceRequest",
+        "LOMSetupRequest",
+    }
+)
+
+# The DeviceInformation queries Apple's User Enrollment does not answer (mdm/commands/
+# information.device.yaml, `userenrollment: forbidden`): never asked of a personal device, even
+# if one ever slipped onto the inventory allow-list. Which queries are asked is decided by
+# `allowed_queries` (the allow-list again).
+USER_ENROLLMENT_FORBIDDEN_QUERIES = frozenset(
+    {
+        "UDID",
+        "ProvisioningUDID",
+        "SerialNumber",
+        "IMEI",
+        "MEID",
+        "ICCID",
+        "EID",
+        "WiFiMAC",
+        "BluetoothMAC",
+        "EthernetMAC",
+        "EthernetMACs",
+        "PhoneNumber",
+        "ServiceSubscriptions",
+        "ModemFirmwareVersion",
+        "CurrentCarrierNetwork",
+        "SIMCarrierNetwork",
+        "SubscriberCarrierNetwork",
+        "CarrierSettingsVersion",
+        "SubscriberMCC",
+        "SubscriberMNC",
+        "CurrentMCC",
+        "CurrentMNC",
+        "DataRoamingEnabled",
+        "VoiceRoamingEnabled",
+        "PersonalHotspotEnabled",
+        "IsRoaming",
+        "LastCloudBackupDate",
+        "AwaitingConfiguration",
+        "iTunesStoreAccountIsActive",
+        "iTunesStoreAccountHash",
+        "IsActivationLockEnabled",
+        "IsActivationLockSupported",
+        "IsDoNotDisturbInEffect",
+        "IsMDMLostModeEnabled",
+        "IsCloudBackupEnabled",
+        "MaximumResidentUsers",
+        "EstimatedResidentUsers",
+        "PushToken",
+        "SoftwareUpdateDeviceID",
+        "AccessibilitySettings",
+        "OSUpdateSettings",
+        "AutoSetupAdminAccounts",
+        "PINRequiredForEraseDevice",
+        "PINRequiredForDeviceLock",
+        "DeviceName",
+        "DeviceLocation",
+    }
+)
+
+# The configuration profile payloads a personal Apple device may get: those Apple's User
+# Enrollment allows on iPhone and iPad (mdm/profiles/*.yaml, `userenrollment: allowed`) that
+# a school has a use for: accounts, certificates, a passcode, per-app VPN, Wi-Fi and the few
+# restrictions below. Any other payload type is refused (an allow-list: a type Apple adds is
+# refused until it is checked and named here).
+USER_ENROLLMENT_PAYLOAD_TYPES = frozenset(
+    {
+        "com.apple.mobiledevice.passwordpolicy",
+        "com.apple.applicationaccess",
+        "com.apple.wifi.managed",
+        "com.apple.mail.managed",
+        "com.apple.eas.account",
+        "com.apple.caldav.account",
+        "com.apple.carddav.account",
+        "com.apple.ldap.account",
+        "com.apple.google-oauth",
+        "com.apple.subscribedcalendar.account",
+        "com.apple.security.pkcs1",
+        "com.apple.security.pkcs12",
+        "com.apple.security.pem",
+        "com.apple.security.root",
+        "com.apple.security.scep",
+        "com.apple.security.acme",
+        "com.apple.vpn.managed.applayer",
+    }
+)
+# Keys of allowed payloads that User Enrollment forbids (`userenrollment: forbidden` on the key).
+USER_ENROLLMENT_FORBIDDEN_PAYLOAD_KEYS = {"com.apple.wifi.managed": frozenset({"ProxyType"})}
+# The restrictions (com.apple.applicationaccess keys) a personal device may get: of those User
+# Enrollment allows on iPhone and iPad, the ones that concern only the school's managed part
+# (what its managed apps and accounts may share with the person's own). The policy merge's rule
+# (mdm/policies/merge.py, `byod_reason`) holds here too: what would reach the person's own
+# device is left out, so the device-wide ones User Enrollment would take (Siri, screenshots,
+# lock-screen views, backups, Safari's fraud warning, ...) are refused, as are camera, app
+# store, iCloud, AirDrop and the others User Enrollment forbids.
+USER_ENROLLMENT_RESTRICTIONS = frozenset(
+    {
+        "allowOpenFromManagedToUnmanaged",
+        "allowOpenFromUnmanagedToManaged",
+        "allowUnmanagedToReadManagedContacts",
+        "allowManagedAppsCloudSync",
+        "allowEnterpriseBookBackup",
+        "allowEnterpriseBookMetadataSync",
+        "forceAirDropUnmanaged",
+        "requireManagedPasteboard",
+        # read by profile tools only, never by the device
+        "ratingRegion",
     }
 )
 
@@ -237,6 +385,8 @@ def _spec(tree: dict[str, Any]) -> dict[str, Any]:
 
 
 _ALLOWED_FIELDS: dict[str, Any] = _spec(BYOD_ALLOWED_INVENTORY_FIELDS)
+_ENTRY_FLAGS = {_normalize(key): flag for key, flag in _ONLY_ENTRIES.items()}
+_FORBIDDEN_QUERIES = frozenset(_normalize(name) for name in USER_ENROLLMENT_FORBIDDEN_QUERIES)
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -294,9 +444,25 @@ def _filter_object(
         if normalized is None or normalized not in allowed or normalized in _FORBIDDEN_FIELDS:
             dropped.append(key_path)
             continue
+        if normalized in _ENTRY_FLAGS and allowed is _ALLOWED_FIELDS:
+            if not isinstance(item, list):
+                dropped.append(key_path)
+                continue
+            item = _flagged_entries(item, _ENTRY_FLAGS[normalized], key_path, dropped)
         filtered = _filter_value(item, allowed[normalized], key_path, dropped)
         if filtered is not _DROP:
             kept[key] = filtered
+    return kept
+
+
+def _flagged_entries(value: list[Any], flag: str, path: str, dropped: list[str]) -> list[Any]:
+    """The entries (objects) of a list whose `flag` is true."""
+    kept = []
+    for index, entry in enumerate(value):
+        if isinstance(entry, dict) and entry.get(flag) is True:
+            kept.append(entry)
+        else:
+            dropped.append(f"{path}[{index}]")
     return kept
 
 
@@ -308,7 +474,8 @@ def filter_inventory(ownership: str, inventory: dict[str, Any]) -> tuple[dict[st
 
     A school-owned device keeps everything. A personal (BYOD) device keeps only keys on
     BYOD_ALLOWED_INVENTORY_FIELDS (compared lower case without spaces, '_' and '-'), and
-    inside objects only where the allow-list names their keys; everything else is dropped.
+    inside objects only where the allow-list names their keys; everything else is dropped. Of
+    the lists in _ONLY_ENTRIES (ProfileList) only the entries marked as the school's are kept.
     Callers check the nesting against MAX_INVENTORY_DEPTH first (see inventory_depth).
     """
     _check_ownership(ownership)
@@ -325,3 +492,58 @@ def command_allowed(ownership: str, command_type: str) -> bool:
         return True
     normalized = _normalize(command_type)
     return normalized in _ALLOWED_COMMANDS and normalized not in _FORBIDDEN_COMMANDS
+
+
+def allowed_queries(ownership: str, queries: Iterable[str]) -> list[str]:
+    """The DeviceInformation queries to ask a device, in their order: all of a school-owned
+    device; of a personal one only those whose answer the allow-list keeps and that Apple's
+    User Enrollment answers (never UDID, serial number, IMEI, MEID, ICCID, MAC addresses,
+    phone number and the other identifiers of USER_ENROLLMENT_FORBIDDEN_QUERIES)."""
+    _check_ownership(ownership)
+    if ownership == SCHOOL:
+        return list(queries)
+    return [
+        query
+        for query in queries
+        if (normalized := _normalize(query)) in _ALLOWED_FIELDS
+        and _ALLOWED_FIELDS[normalized] is None
+        and normalized not in _FORBIDDEN_FIELDS
+        and normalized not in _FORBIDDEN_QUERIES
+    ]
+
+
+def profile_refusal(ownership: str, payloads: list[Any] | None) -> str | None:
+    """Why a configuration profile with these payloads (its PayloadContent; None when it cannot
+    be read, e.g. encrypted) may not be installed on a device of this ownership, or None when
+    it may. A personal device gets only what Apple's User Enrollment allows:
+    USER_ENROLLMENT_PAYLOAD_TYPES, without USER_ENROLLMENT_FORBIDDEN_PAYLOAD_KEYS, and of the
+    restrictions only USER_ENROLLMENT_RESTRICTIONS."""
+    _check_ownership(ownership)
+    if ownership == SCHOOL:
+        return None
+    if payloads is None:
+        return (
+            "its payloads cannot be read (an encrypted or unreadable profile), so it cannot be "
+            "shown to hold only what a personal device may get"
+        )
+    for payload in payloads:
+        kind = payload.get("PayloadType") if isinstance(payload, dict) else None
+        if not isinstance(kind, str) or kind not in USER_ENROLLMENT_PAYLOAD_TYPES:
+            return f"payload type {kind!r} is not allowed on a personal device (User Enrollment)"
+        forbidden = sorted(
+            USER_ENROLLMENT_FORBIDDEN_PAYLOAD_KEYS.get(kind, frozenset()) & payload.keys()
+        )
+        if forbidden:
+            return f"{kind} with {', '.join(forbidden)} is not allowed on a personal device"
+        if kind == "com.apple.applicationaccess":
+            restrictions = sorted(
+                key
+                for key in payload
+                if not key.startswith("Payload") and key not in USER_ENROLLMENT_RESTRICTIONS
+            )
+            if restrictions:
+                return (
+                    f"the restrictions {', '.join(restrictions)} are not allowed on a personal "
+                    "device (User Enrollment)"
+                )
+    return None

@@ -872,6 +872,12 @@ def device_created(session: Session, device: Device) -> None:
     evaluate(session, Device.id == device.id, wake=False)
 
 
+def forget_device(session: Session, device_id: int) -> None:
+    """Delete what a device had of its policy (desired, sent, applied, what it could not
+    apply): its management ended."""
+    session.execute(delete(DevicePolicyState).where(DevicePolicyState.device_id == device_id))
+
+
 def memberships_changed(session: Session, device_ids: list[int]) -> None:
     """Devices that changed groups may have a new effective policy."""
     for chunk in _chunks(sorted(device_ids)):

@@ -42,10 +42,16 @@ LEASE = timedelta(minutes=5)
 
 
 def queue_wakeups(
-    session: Session, devices: ColumnElement[bool], reason: str, now: datetime | None = None
+    session: Session,
+    devices: ColumnElement[bool],
+    reason: str,
+    now: datetime | None = None,
+    *,
+    enrolled_only: bool = True,
 ) -> None:
     """Queue a wake-up for each enrolled device matching the condition (one statement; a device
-    whose wake-up is backing off or was given up is tried again now)."""
+    whose wake-up is backing off or was given up is tried again now). `enrolled_only=False`
+    wakes a retired device too (one that is still to be told that its management ended)."""
     now = now or utcnow()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -57,7 +63,7 @@ def queue_wakeups(
         literal("pending"),
         literal(0),
         literal(now, PushWakeup.next_attempt_at.type),
-    ).where(devices, Device.status == "enrolled")
+    ).where(devices, Device.status == "enrolled" if enrolled_only else Device.status != "pending")
     stmt = insert(PushWakeup).from_select(
         ["device_id", "school_id", "reason", "queued_at", "status", "attempts", "next_attempt_at"],
         source,
@@ -82,6 +88,13 @@ def queue_wakeups(
 def forget_wakeup(session: Session, device_id: int) -> None:
     """The device checked in for its work: it need not be woken any more."""
     session.execute(delete(PushWakeup).where(PushWakeup.device_id == device_id))
+
+
+def forget_address(session: Session, device_id: int) -> None:
+    """Delete where a device is reached (its APNs token and PushMagic) and its wake-up: its
+    management ended."""
+    session.execute(delete(PushWakeup).where(PushWakeup.device_id == device_id))
+    session.execute(delete(PushAddress).where(PushAddress.device_id == device_id))
 
 
 def register_apns_address(

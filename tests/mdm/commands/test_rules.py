@@ -6,7 +6,16 @@ import plistlib
 import pytest
 from marshmallow import ValidationError
 
-from mdm.commands.rules import RULES, load_parameters, profile_identifier, refusal, supervised
+from mdm.commands.rules import (
+    RULES,
+    explain,
+    load_parameters,
+    personal_refusal,
+    profile_identifier,
+    profile_payloads,
+    refusal,
+    supervised,
+)
 
 PROFILE = plistlib.dumps(
     {"PayloadType": "Configuration", "PayloadIdentifier": "de.schule.wlan", "PayloadContent": []}
@@ -89,3 +98,45 @@ def test_the_table_in_docs_is_the_table_the_service_enforces() -> None:
                 expected = "S"
             assert mark.replace("–", "-") == expected, (command, platform)
         assert personal.startswith("yes") == byod.command_allowed("byod", command), command
+
+
+def _encoded(*payloads: dict) -> dict[str, str]:
+    profile = {
+        "PayloadType": "Configuration",
+        "PayloadIdentifier": "de.schule.p",
+        "PayloadContent": list(payloads),
+    }
+    return {"profile": base64.b64encode(plistlib.dumps(profile)).decode()}
+
+
+def test_a_profile_for_a_personal_device_goes_by_user_enrollment() -> None:
+    camera = _encoded({"PayloadType": "com.apple.applicationaccess", "allowCamera": False})
+    wifi = _encoded({"PayloadType": "com.apple.wifi.managed", "SSID_STR": "Schule"})
+
+    assert refusal("install_profile", "ios", "byod", False, camera) == "personal_profile"
+    assert refusal("install_profile", "ios", "school", False, camera) is None
+    assert refusal("install_profile", "ios", "byod", False, wifi) is None
+    assert refusal("install_profile", "android", "byod", False, camera) == "platform"
+    assert explain("personal_profile", "install_profile", camera) == (
+        "the profile holds what a personal (BYOD) device may not get: the restrictions "
+        "allowCamera are not allowed on a personal device (User Enrollment)"
+    )
+    assert explain("personal_device", "erase", {}) == "not allowed on a personal (BYOD) device"
+    # A profile that cannot be read (here: no profile at all) is refused for a personal device.
+    assert refusal("install_profile", "ios", "byod", False, {"profile": "x"}) == (
+        "personal_profile"
+    )
+    assert personal_refusal("install_profile", None) is None
+    assert personal_refusal("install_app", {"app": "de.schule.app"}) is None
+
+
+def test_an_encrypted_profile_has_no_payloads_to_read() -> None:
+    encrypted = plistlib.dumps(
+        {
+            "PayloadType": "Configuration",
+            "PayloadIdentifier": "de.schule.e",
+            "EncryptedPayloadContent": b"\x00" * 16,
+        }
+    )
+    assert profile_payloads(base64.b64encode(encrypted).decode()) is None
+    assert profile_payloads(base64.b64encode(PROFILE).decode()) == []

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from mdm.devices.byod import (
@@ -6,9 +8,12 @@ from mdm.devices.byod import (
     BYOD_FORBIDDEN_INVENTORY_FIELDS,
     FORBIDDEN_BYOD_COMMANDS,
     MAX_INVENTORY_DEPTH,
+    USER_ENROLLMENT_FORBIDDEN_QUERIES,
+    allowed_queries,
     command_allowed,
     filter_inventory,
     inventory_depth,
+    profile_refusal,
 )
 
 ALLOWED = {"os_version": "17.5", "model": "iPad13,18", "battery": 0.81, "storage_free_gb": 12}
@@ -260,3 +265,113 @@ def test_allowed_and_forbidden_commands_do_not_overlap() -> None:
     assert allowed.isdisjoint(forbidden)
     assert {"erasedevice", "wipe", "devicelock", "clearpasscode", "devicelocation"} <= forbidden
     assert "removemanagement" in allowed
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "restart",
+        "RestartDevice",
+        "ShutDownDevice",
+        "PlayLostModeSound",
+        "DisableLostMode",
+        "EraseDevice",
+        "ClearPasscode",
+        "DeviceLocation",
+        "ActivationLockBypassCode",
+    ],
+)
+def test_what_user_enrollment_forbids_is_named_and_refused(command: str) -> None:
+    assert command in FORBIDDEN_BYOD_COMMANDS or command.lower() in {
+        name.lower() for name in FORBIDDEN_BYOD_COMMANDS
+    }
+    assert not command_allowed("byod", command)
+
+
+def test_a_personal_device_is_asked_only_what_is_kept_and_user_enrollment_answers() -> None:
+    queries = ["UDID", "OSVersion", "SerialNumber", "IMEI", "MEID", "ICCID", "WiFiMAC"]
+    queries += ["BluetoothMAC", "EthernetMACs", "PhoneNumber", "DeviceName", "IsSupervised"]
+    queries += ["BatteryLevel", "ModelName", "ServiceSubscriptions", "IsCloudBackupEnabled"]
+
+    assert allowed_queries("byod", queries) == ["OSVersion", "BatteryLevel", "ModelName"]
+    assert allowed_queries("school", queries) == queries
+    assert {"UDID", "SerialNumber", "IMEI", "PhoneNumber"} <= USER_ENROLLMENT_FORBIDDEN_QUERIES
+
+
+def test_only_the_schools_profiles_of_a_profile_list_are_kept() -> None:
+    profiles = [
+        {"PayloadIdentifier": "de.schule.wlan", "IsManaged": True, "PayloadContent": [{}]},
+        {"PayloadIdentifier": "com.example.vpn"},
+        {"PayloadIdentifier": "de.carrier", "IsManaged": "yes"},
+        "de.schule.other",
+    ]
+
+    stored, dropped = filter_inventory("byod", {"ProfileList": profiles, "os": "ios"})
+
+    assert stored == {
+        "ProfileList": [{"PayloadIdentifier": "de.schule.wlan", "IsManaged": True}],
+        "os": "ios",
+    }
+    assert dropped == [
+        "ProfileList[1]",
+        "ProfileList[2]",
+        "ProfileList[3]",
+        "ProfileList[0].PayloadContent",
+    ]
+    assert filter_inventory("byod", {"ProfileList": {"IsManaged": True}}) == ({}, ["ProfileList"])
+    assert filter_inventory("school", {"ProfileList": profiles})[0] == {"ProfileList": profiles}
+
+
+WIFI = {"PayloadType": "com.apple.wifi.managed", "SSID_STR": "Schule", "PayloadIdentifier": "w"}
+
+
+@pytest.mark.parametrize(
+    ("payloads", "reason"),
+    [
+        (None, "cannot be read"),
+        ([{"PayloadType": "com.apple.webcontent-filter"}], "'com.apple.webcontent-filter'"),
+        ([{"PayloadType": "com.apple.domains"}], "com.apple.domains"),
+        (["not a payload"], "None"),
+        ([{**WIFI, "ProxyType": "Auto"}], "ProxyType"),
+        (
+            [{"PayloadType": "com.apple.applicationaccess", "allowCamera": False}],
+            "allowCamera",
+        ),
+        (
+            [
+                WIFI,
+                {
+                    "PayloadType": "com.apple.applicationaccess",
+                    "allowScreenShot": False,
+                    "allowAppInstallation": False,
+                    "allowCloudBackup": False,
+                },
+            ],
+            "allowAppInstallation, allowCloudBackup, allowScreenShot",
+        ),
+    ],
+)
+def test_profiles_beyond_user_enrollment_are_refused_for_byod(payloads: Any, reason: str) -> None:
+    refused = profile_refusal("byod", payloads)
+
+    assert refused is not None and reason in refused
+    assert profile_refusal("school", payloads) is None
+
+
+def test_profiles_user_enrollment_allows_pass_for_byod() -> None:
+    payloads = [
+        WIFI,
+        {"PayloadType": "com.apple.mobiledevice.passwordpolicy", "forcePIN": True},
+        {"PayloadType": "com.apple.security.root", "PayloadContent": b"DER"},
+        {"PayloadType": "com.apple.subscribedcalendar.account", "SubCalAccountHostName": "x"},
+        {
+            "PayloadType": "com.apple.applicationaccess",
+            "PayloadIdentifier": "r",
+            "PayloadUUID": "u",
+            "allowOpenFromManagedToUnmanaged": False,
+            "requireManagedPasteboard": True,
+        },
+    ]
+
+    assert profile_refusal("byod", payloads) is None
+    assert profile_refusal("byod", []) is None
