@@ -72,8 +72,9 @@ def test_every_page_promises_nothing_the_service_does_not_do(
     for promise in OLD_PROMISES:
         assert promise not in text
     if platform in page.APPLE_PLATFORMS:
-        # Apple devices enroll by profile (not before the school has its push certificate,
-        # and personal ones not at all yet), never through agent software.
+        # Apple devices enroll by profile (not before the school has its push certificate),
+        # personal iPhones and iPads from Settings (User Enrollment), never through agent
+        # software, and never with the link's code.
         assert described.how.links == [] and not described.can_enroll
         return
     assert (PROTOCOL, page.TEXTS[lang]["protocol_link"]) in described.how.links
@@ -95,9 +96,14 @@ def test_an_ipad_token_leads_to_the_profile_once_the_school_has_its_push_certifi
     assert ready.how.links == [("/enroll/s/apple.mobileconfig", page.TEXTS["en"]["profile_link"])]
     assert "Agent-Software auf dem Gerät installieren" not in words(ready)
     personal = words(
-        page.describe("en", facts(platform="ios", ownership="byod", notice_version=1), PROTOCOL)
+        page.describe(
+            "en",
+            facts(platform="ios", ownership="byod", notice_version=1, apple_ready=True),
+            PROTOCOL,
+        )
     )
-    assert "does not enroll personal iPhones" in personal
+    assert "Sign In to Work or School Account" in personal
+    assert "does not enroll personal iPhones" not in personal
 
 
 def test_an_android_token_lists_the_agent_steps_and_what_an_agent_speaks() -> None:
