@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from enrollment import mobileconfig
@@ -214,6 +214,14 @@ def grant_access(
     token = secrets.token_urlsafe(32)
     now = utcnow()
     seconds = int(current_app.config["APPLE_ACCOUNT_TOKEN_SECONDS"])
+    # The owner's access tokens that expired unused are of no use to anybody any more.
+    session.execute(
+        delete(AppleAccessToken).where(
+            AppleAccessToken.user_id == user.id,
+            AppleAccessToken.used_at.is_(None),
+            AppleAccessToken.expires_at <= now,
+        )
+    )
     access = AppleAccessToken(
         token_hash=access_token_hash(token),
         school_id=offer.school.id,

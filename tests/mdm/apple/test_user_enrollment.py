@@ -4,6 +4,7 @@ profile, and the check-ins by EnrollmentID (also the real iOS 18 captures)."""
 
 import plistlib
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
+from enrollment.apple_account import access_token_hash
 from enrollment.models import AppleAccessToken, Consent, EnrollmentToken, TokenEnrollment
 from mdm.accounts.models import School, User
 from mdm.apple.models import AppleDevice
@@ -476,20 +478,48 @@ def test_an_access_token_buys_one_profile(
     assert count(Device) == 1 and count(Consent) == 1 and token_uses(byod_token) == 1
 
 
-def test_an_expired_access_token_is_refused(
+def age_access_tokens(seconds: float) -> None:
+    """Let `seconds` pass for the access tokens handed out (the service's wall clock is not the
+    test's: the tokens' times move back instead)."""
+    passed = timedelta(seconds=seconds)
+    for row in db.session.scalars(select(AppleAccessToken)):
+        row.created_at -= passed
+        row.expires_at -= passed
+    db.session.commit()
+
+
+def test_an_access_token_expires_after_its_lifetime(
     client: FlaskClient, owner: User, byod_token: dict[str, Any], app: Flask
 ) -> None:
+    lifetime = int(app.config["APPLE_ACCOUNT_TOKEN_SECONDS"])
     token = new_access_token(client)
-    lifetime = app.config["APPLE_ACCOUNT_TOKEN_SECONDS"]
-    db.session.execute(
-        update(AppleAccessToken).values(created_at=AppleAccessToken.created_at, expires_at=utcnow())
-    )
-    db.session.commit()
-    assert lifetime > 0
+    age_access_tokens(lifetime + 1)
     refused = enrollment_request(client, REQUEST_PATH, token)
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == CHALLENGE
     assert count(Device) == 0 and token_uses(byod_token) == 0
     assert db.session.scalar(select(AppleAccessToken.used_at)) is None
+    # A token a minute before the end of its lifetime still buys its profile.
+    fresh = new_access_token(client)
+    age_access_tokens(lifetime - 60)
+    assert enrollment_request(client, REQUEST_PATH, fresh).status_code == 200
+
+
+def test_a_new_login_forgets_the_owners_expired_access_tokens(
+    client: FlaskClient, owner: User, byod_token: dict[str, Any]
+) -> None:
+    first = new_access_token(client)
+    second = new_access_token(client)
+    assert count(AppleAccessToken) == 2
+    age_access_tokens(60)
+    db.session.execute(
+        update(AppleAccessToken)
+        .where(AppleAccessToken.token_hash == access_token_hash(first))
+        .values(expires_at=utcnow())
+    )
+    db.session.commit()
+    new_access_token(client)
+    hashes = set(db.session.scalars(select(AppleAccessToken.token_hash)))
+    assert access_token_hash(first) not in hashes and access_token_hash(second) in hashes
 
 
 def test_a_used_up_enrollment_token_refuses_the_profile_and_changes_nothing(
