@@ -46,6 +46,8 @@ RESULT_URL = "apple-remotemanagement-user-login://authentication-results"
 OWNER_ROLES = ("student", "teacher")
 # The platforms a BYOD token may name and still be offered to an iPhone or iPad.
 TOKEN_PLATFORMS = ("ios", "ipados")
+# What a personal device is called until its Authenticate says what it is.
+DEVICE_NAMES = {"ios": "iPhone", "ipados": "iPad"}
 # The body a device posts with its enrollment request (its signed device information): kept
 # small, never read.
 MAX_REQUEST_BYTES = 64 * 1024
@@ -330,7 +332,7 @@ def fetch_profile(session: Session, authorization: str | None, address: str | No
         school_id=school.id,
         ownership=byod.BYOD,
         user_role=user.role,
-        facts=devices.DeviceFacts(platform=platform, name="iPad" if platform == "ipados" else ""),
+        facts=devices.DeviceFacts(platform=platform, name=DEVICE_NAMES[platform]),
         inventory=devices.encode_inventory(byod.BYOD, {}),
         user_id=user.id,
         groups=class_groups.with_class_group(list(enrollment_token.groups), user, class_group),

@@ -409,11 +409,13 @@ def _authenticate_user_enrollment(
     product = _text(message, "ProductName")
     first = device.status == "pending"
     if first:
+        # A User Enrollment tells no device name: the device is called by its kind ("iPhone").
+        kind = next((prefix for prefix, _ in PRODUCT_PLATFORMS if product.startswith(prefix)), "")
         facts = devices.DeviceFacts(
             platform=_platform(product, device.platform),
             model=product or _text(message, "Model"),
             os_version=_text(message, "OSVersion", 60),
-            name=_text(message, "DeviceName"),
+            name=_text(message, "DeviceName") or kind,
         )
         devices.activate_device(session, device, facts)
         _store_inventory(

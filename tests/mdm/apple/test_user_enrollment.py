@@ -146,7 +146,7 @@ def test_a_personal_iphone_enrolls_end_to_end(
     device = db.session.get(Device, iphone.device_id)
     assert device is not None and device.status == "pending"
     assert device.ownership == "byod" and device.user_id == owner.id
-    assert device.user_role == "student" and device.platform == "ios"
+    assert device.user_role == "student" and device.platform == "ios" and device.name == "iPhone"
     assert "7a" in [group.name for group in device.groups]
     apple = db.session.get(AppleDevice, device.id)
     assert apple is not None and apple.user_enrollment and apple.enrollment_id is None
@@ -391,8 +391,15 @@ def test_the_newest_usable_token_is_used(
     older = make_token(ownership="byod", user_role="student", platform="ios")
     newer = make_token(ownership="byod", user_role="student", platform="ipados")
     make_token(ownership="byod", user_role="student", platform="android")
-    enroll_personal_iphone(client, IDENTIFIER, "mia", PASSWORD)
+    iphone = enroll_personal_iphone(client, IDENTIFIER, "mia", PASSWORD)
     assert token_uses(newer) == 1 and token_uses(older) == 0
+    device = db.session.get(Device, iphone.device_id)
+    assert device is not None and (device.platform, device.name) == ("ipados", "iPad")
+    # Its Authenticate says what it is: an iPhone after all.
+    assert iphone.authenticate().status_code == 200
+    db.session.expire_all()
+    device = db.session.get(Device, iphone.device_id)
+    assert device is not None and (device.platform, device.name) == ("ios", "iPhone")
 
 
 def test_the_notice_must_be_accepted(
@@ -651,5 +658,6 @@ def test_the_captured_ios18_messages_after_the_enrollment(
     assert apple.enrollment_id == plistlib.loads(authenticate)["EnrollmentID"]
     assert device.status == "enrolled" and device.model == "iPhone12,1"
     assert device.os_version == "18.2.1" and device.serial_number is None
+    assert device.name == "iPhone" and device.platform == "ios"
     address = db.session.get(PushAddress, device.id)
     assert address is not None and address.push_magic == "7B8A04B0-E9B8-4BB3-8A85-4FD5FA1F70E9"
