@@ -112,7 +112,7 @@ def same_account(email: str | None, user_identifier: str) -> bool:
     """Whether the Managed Apple Account the device signed in with is the account's email
     (letter case aside)."""
     wanted = user_identifier.strip().lower()
-    return bool(email) and bool(wanted) and email.strip().lower() == wanted  # type: ignore[union-attr]
+    return email is not None and bool(wanted) and email.strip().lower() == wanted
 
 
 @dataclass(frozen=True)
