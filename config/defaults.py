@@ -223,6 +223,10 @@ APPLE_PAYLOAD_PREFIX = "de.schulen.mdm"
 # school's device CA, password-protected, inside the profile) or "scep" (the device makes its
 # own key and gets its certificate from the school's SCEP URL with a one-time challenge).
 APPLE_ENROLLMENT_IDENTITY = "scep"
+# Account-driven User Enrollment of personal iPhones and iPads (docs/apple.md): how long the
+# one-time access token handed to the device after its owner's login and consent stays valid,
+# in seconds (the device fetches its enrollment profile with it at once).
+APPLE_ACCOUNT_TOKEN_SECONDS = 15 * 60
 # The certificate (PEM, optionally followed by its chain) and key (PEM) enrollment profiles are
 # signed with, so that the device shows who made them: paths to files. Empty in development:
 # a self-signed pair is generated once into the instance folder. Empty in production: Apple

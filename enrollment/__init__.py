@@ -10,8 +10,9 @@ from mdm.platform.ratelimit import make_counter
 
 def init_app(app: Flask) -> None:
     """Add the enrollment API, the agent's enroll request, the enrollment page, the admins'
-    enrollment pages, the privacy notices' admin page and the demo devices."""
-    from enrollment import api, demo, notice_pages, pages
+    enrollment pages, the privacy notices' admin page, account-driven User Enrollment of
+    personal iPhones and iPads, and the demo devices."""
+    from enrollment import api, apple_account_pages, demo, notice_pages, pages
     from mdm.platform.pages import AdminLink, register_admin_link, register_audit_target
 
     rest_api.register_blueprint(api.blp)
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
         app, "enrollment_token", "enrollment_admin_pages.token_detail", "token_id"
     )
     app.register_blueprint(notice_pages.pages)
+    app.register_blueprint(apple_account_pages.pages)
     app.extensions["enrollment_token_failures"] = make_counter(
         app.config["RATELIMIT_STORAGE_URL"],
         int(app.config["ENROLLMENT_TOKEN_FAILURE_WINDOW_SECONDS"]),

@@ -117,6 +117,24 @@ def enrollment_profile(facts: ProfileFacts, identity: dict[str, Any]) -> dict[st
     }
 
 
+def user_enrollment_profile(
+    facts: ProfileFacts, identity: dict[str, Any], managed_apple_id: str
+) -> dict[str, Any]:
+    """The profile of an account-driven User Enrollment (a personal iPhone or iPad): the MDM
+    payload in BYOD mode, assigned to the Managed Apple Account the owner signed in with. No
+    AccessRights: a User Enrollment's rights are Apple's fixed set, the key is ignored."""
+    profile = enrollment_profile(facts, identity)
+    mdm = next(p for p in profile["PayloadContent"] if p["PayloadType"] == "com.apple.mdm")
+    del mdm["AccessRights"]
+    mdm["EnrollmentMode"] = "BYOD"
+    mdm["AssignedManagedAppleID"] = managed_apple_id
+    profile["PayloadDescription"] = (
+        "Lets the school manage its own accounts, apps and settings on this personal device "
+        "(account-driven User Enrollment, docs/apple.md)."
+    )
+    return profile
+
+
 @dataclass(frozen=True)
 class SigningIdentity:
     """The certificate (with its chain) and key profiles are signed with."""

@@ -120,3 +120,33 @@ class Consent(db.Model):
     notice_id: Mapped[int] = mapped_column(ForeignKey("privacy_notices.id", ondelete="RESTRICT"))
     notice_version: Mapped[int] = mapped_column(Integer)
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AppleAccessToken(db.Model):
+    """The access token of account-driven User Enrollment: handed to the owner's iPhone or iPad
+    once they logged in and consented; good for one enrollment profile, for minutes. Only its
+    hash is stored."""
+
+    __tablename__ = "apple_access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="RESTRICT"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The enrollment token the profile takes its use, groups and role from.
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("enrollment_tokens.id", ondelete="CASCADE"), index=True
+    )
+    notice_id: Mapped[int] = mapped_column(ForeignKey("privacy_notices.id", ondelete="RESTRICT"))
+    notice_version: Mapped[int] = mapped_column(Integer)
+    # The Managed Apple Account the device signed in with (the owner's email).
+    managed_apple_id: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The device whose profile it was used for.
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )

@@ -8,7 +8,9 @@ keeps: docs/privacy.md). Through the same protocol it sends the school's policie
 (docs/policies.md) and commands (docs/commands.md); to a personal device only what the BYOD rule
 allows. A school-owned iPad, iPhone or Mac enrolls instead by installing the school's signed
 profile (Apple's MDM protocol, docs/apple.md), once the school has its MDM push certificate;
-personal Apple devices (Apple's User Enrollment) are not offered yet.
+a personal iPhone or iPad through Apple's account-driven User Enrollment (the owner signs in
+with the school account's Apple Account in Settings, enrollment/apple_account.py); personal
+Macs are not offered yet.
 """
 
 from dataclasses import dataclass, field
@@ -113,8 +115,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "apple_not_ready": "Apples Geräteverwaltung (MDM) ist für diese Schule noch nicht "
         "eingerichtet (es fehlt ihr Push-Zertifikat von Apple): Ein Apple-Gerät kann sich mit "
         "diesem Link noch nicht einschreiben.",
-        "apple_byod": "Eigene iPhones, iPads und Macs schreibt dieser Dienst noch nicht ein "
-        "(Apples Benutzerregistrierung bietet er noch nicht an).",
+        "apple_byod": "Eigene iPhones und iPads schreiben Sie nicht mit diesem Link ein, "
+        "sondern mit Apples Benutzerregistrierung, ohne zusätzliche App:",
+        "apple_byod_step_settings": "Auf dem Gerät in Einstellungen › Allgemein › VPN und "
+        "Geräteverwaltung „Mit Arbeits- oder Schulaccount anmelden …“ tippen.",
+        "apple_byod_step_account": "Den Apple-Account Ihres Schulkontos eingeben: die "
+        "E-Mail-Adresse Ihres Schulkontos.",
+        "apple_byod_step_login": "Auf der Anmeldeseite der Schule mit Benutzername und Passwort "
+        "Ihres Schulkontos anmelden und dem Datenschutzhinweis (Version {version}) zustimmen.",
+        "apple_byod_step_install": "Danach mit dem Passwort Ihres Apple-Accounts anmelden; das "
+        "Gerät installiert die Verwaltung der Schule.",
+        "apple_byod_does": "Die Schule verwaltet dann nur einen getrennten Bereich für ihre "
+        "Apps und Daten; Ihre eigenen Apps und Daten sieht sie nicht.",
+        "apple_byod_other": "Eigene iPhones und iPads: in Einstellungen › Allgemein › VPN und "
+        "Geräteverwaltung „Mit Arbeits- oder Schulaccount anmelden …“ tippen und die "
+        "E-Mail-Adresse Ihres Schulkontos eingeben (Apples Benutzerregistrierung).",
+        "apple_byod_mac": "Eigene Macs schreibt dieser Dienst noch nicht ein.",
         "apple_any": "Für iPhones, iPads und Macs der Schule: diese Seite auf dem Gerät öffnen "
         "und das Profil laden (Link unten), dann in den Einstellungen installieren.",
         "profile_link": "Profil laden (iPad, iPhone, Mac)",
@@ -222,8 +238,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "apple_not_ready": "Apple's device management (MDM) is not set up for this school yet "
         "(its push certificate from Apple is missing): an Apple device cannot enroll with this "
         "link yet.",
-        "apple_byod": "This service does not enroll personal iPhones, iPads and Macs yet (it does "
-        "not offer Apple's User Enrollment yet).",
+        "apple_byod": "You do not enroll your own iPhone or iPad with this link but with Apple's "
+        "User Enrollment, no extra app needed:",
+        "apple_byod_step_settings": "On the device, in Settings › General › VPN & Device "
+        "Management, tap “Sign In to Work or School Account…”.",
+        "apple_byod_step_account": "Enter your school account's Apple Account: your school "
+        "account's email address.",
+        "apple_byod_step_login": "On the school's login page, log in with your school account's "
+        "username and password and agree to the privacy notice (version {version}).",
+        "apple_byod_step_install": "Then sign in with your Apple Account's password; the device "
+        "installs the school's management.",
+        "apple_byod_does": "The school then manages only a separate area for its apps and data; "
+        "it does not see your own apps and data.",
+        "apple_byod_other": "Your own iPhone or iPad: in Settings › General › VPN & Device "
+        "Management, tap “Sign In to Work or School Account…” and enter your school account's "
+        "email address (Apple's User Enrollment).",
+        "apple_byod_mac": "This service does not enroll personal Macs yet.",
         "apple_any": "For the school's iPhones, iPads and Macs: open this page on the device, "
         "load the profile (link below), then install it in Settings.",
         "profile_link": "Load profile (iPad, iPhone, Mac)",
@@ -343,7 +373,14 @@ def describe(
         closing=[t["byod_never"], t["byod_never_do"], t["byod_you"]],
     )
     if facts.platform in APPLE_PLATFORMS:
-        return EnrollmentPage(title, summary, what, None, apple_steps(t, facts, ""), False)
+        # A personal iPhone or iPad enrolls from Settings (User Enrollment), not with this
+        # link's code: the page says how, and shows the notice the owner consents to there.
+        how = apple_steps(t, facts, "")
+        offered = facts.platform != "macos" and facts.apple_ready and facts.notice_version
+        notice = (
+            Section(t["notice_heading"].format(version=facts.notice_version)) if offered else None
+        )
+        return EnrollmentPage(title, summary, what, notice, how, False)
     if facts.notice_version is None:
         how = Section(t["how_heading"], paragraphs=[t["no_notice"]])
         return EnrollmentPage(title, summary, what, None, how, False)
@@ -377,9 +414,10 @@ def error_text(lang: str, problem_type: str) -> tuple[str, list[str]]:
 
 
 def apple_steps(t: dict[str, str], facts: TokenFacts, profile_url: str) -> Section:
-    """How an Apple device enrolls: by the school's profile, when the school can reach it."""
+    """How an Apple device enrolls: by the school's profile, or a personal iPhone or iPad by
+    User Enrollment, when the school can reach it."""
     if facts.ownership == "byod":
-        return Section(t["how_heading"], paragraphs=[t["apple_byod"]])
+        return apple_byod_steps(t, facts)
     if not facts.apple_ready:
         return Section(t["how_heading"], paragraphs=[t["apple_not_ready"]])
     return Section(
@@ -389,6 +427,29 @@ def apple_steps(t: dict[str, str], facts: TokenFacts, profile_url: str) -> Secti
         numbered=True,
         closing=[t["apple_does"]],
         links=[(profile_url, t["profile_link"])],
+    )
+
+
+def apple_byod_steps(t: dict[str, str], facts: TokenFacts) -> Section:
+    """How a personal iPhone or iPad enrolls: from Settings, with the school account's Apple
+    Account, the school's login page and its privacy notice (User Enrollment)."""
+    if facts.platform == "macos":
+        return Section(t["how_heading"], paragraphs=[t["apple_byod_mac"]])
+    if facts.notice_version is None:
+        return Section(t["how_heading"], paragraphs=[t["no_notice"]])
+    if not facts.apple_ready:
+        return Section(t["how_heading"], paragraphs=[t["apple_not_ready"]])
+    return Section(
+        t["how_heading"],
+        paragraphs=[t["apple_byod"]],
+        items=[
+            t["apple_byod_step_settings"],
+            t["apple_byod_step_account"],
+            t["apple_byod_step_login"].format(version=facts.notice_version),
+            t["apple_byod_step_install"],
+        ],
+        numbered=True,
+        closing=[t["apple_byod_does"]],
     )
 
 
@@ -406,7 +467,7 @@ def how_to_enroll(
     closing = [t["agent_does"].format(minutes=facts.check_in_minutes)]
     if facts.platform is None:
         if facts.ownership == "byod":
-            closing.append(t["apple_byod"])
+            closing.append(t["apple_byod_other"] if facts.apple_ready else t["apple_not_ready"])
         elif facts.apple_ready:
             closing.append(t["apple_any"])
             link.append((profile_url, t["profile_link"]))

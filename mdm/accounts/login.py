@@ -46,8 +46,8 @@ def _limited_keys(username: str, address: str | None) -> list[tuple[str, int]]:
     ]
 
 
-def login(session: Session, username: str, password: str) -> tuple[User, dict[str, str]]:
-    """Check the password under the rate limits and hand out an access and a refresh token.
+def check_password(session: Session, username: str, password: str) -> User:
+    """The active user with this username and password, checked under the rate limits.
 
     Every attempt counts against the limits before the password is checked (in one step, so
     parallel attempts cannot all slip through); a successful one is given back."""
@@ -64,6 +64,14 @@ def login(session: Session, username: str, password: str) -> tuple[User, dict[st
     for key, _limit in keys:
         _failures().give_back(key)
     _failures().clear(f"account:{username}:{address}")
+    return user
+
+
+def login(session: Session, username: str, password: str) -> tuple[User, dict[str, str]]:
+    """Check the password under the rate limits (`check_password`) and hand out an access and
+    a refresh token."""
+    user = check_password(session, username, password)
+    address = client_address()
     generation = {GENERATION: user.login_generation or 0}
     refresh = create_refresh_token(identity=str(user.id), additional_claims=generation)
     rjti = decode_token(refresh)["jti"]

@@ -1,10 +1,11 @@
-"""Apple MDM state of a device: the identity it authenticated with (UDID), its topic, its
-UnlockToken (encrypted at rest), its supervision, whether an inventory refresh is due, and for a
-personal device whose owner ended management, whether the device is still to be told."""
+"""Apple MDM state of a device: the identity it authenticated with (UDID, or the EnrollmentID
+of a User Enrollment), its topic, its UnlockToken (encrypted at rest), its supervision, whether
+an inventory refresh is due, and for a personal device whose owner ended management, whether
+the device is still to be told."""
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdm.extensions import db
@@ -26,6 +27,10 @@ class AppleDevice(db.Model):
     # The device channel's identifier from Authenticate: bound once, never taken from a
     # user-channel message.
     udid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # A personal device enrolled through account-driven User Enrollment: Apple sends it no UDID
+    # nor serial number, only the EnrollmentID of this enrollment, bound at its Authenticate.
+    user_enrollment: Mapped[bool] = mapped_column(default=False, server_default=false())
+    enrollment_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     topic: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

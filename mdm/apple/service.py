@@ -1,5 +1,6 @@
-"""Apple's MDM protocol on the platform's model: who a request is (its identity certificate),
-the check-in messages (Authenticate, TokenUpdate, CheckOut, UserAuthenticate) and the command
+"""Apple's MDM protocol on the platform's model: who a request is (its identity certificate,
+and the UDID or, for a User Enrollment, the EnrollmentID it authenticated with), the check-in
+messages (Authenticate, TokenUpdate, CheckOut, UserAuthenticate) and the command
 endpoint (results in, the next command out). They flush, never commit."""
 
 import re
@@ -132,6 +133,7 @@ _IDENTITY = (
         Device.id.label("device_id"),
         Device.status,
         AppleDevice.udid,
+        AppleDevice.enrollment_id,
         AppleDevice.inventory_due_at,
         AppleDevice.removal_requested_at,
         AppleDevice.removal_due_at,
@@ -164,6 +166,8 @@ class Identity:
     status: str
     udid: str | None
     work_due: bool
+    # A User Enrollment's EnrollmentID (its messages carry it instead of a UDID).
+    enrollment_id: str | None = None
 
 
 def check_identity(connection: Connection, cert: x509.Certificate, now: datetime) -> Identity:
@@ -191,7 +195,7 @@ def check_identity(connection: Connection, cert: x509.Certificate, now: datetime
         or (row.inventory_due_at is not None and row.inventory_due_at <= now)
         or (row.removal_due_at is not None and row.removal_due_at <= now)
     )
-    return Identity(row.device_id, row.status, row.udid, work_due)
+    return Identity(row.device_id, row.status, row.udid, work_due, row.enrollment_id)
 
 
 def idle_without_work(
@@ -203,9 +207,8 @@ def idle_without_work(
         message.get("Status") != "Idle"
         or who.work_due
         or who.status != "enrolled"
-        or who.udid is None
-        or message.get("UDID") != who.udid
         or any(key in message for key in USER_CHANNEL_KEYS)
+        or not _same_enrollment(who.udid, who.enrollment_id, message)
     ):
         return False
     return bool(connection.execute(_SEEN, {"b_id": who.device_id, "b_now": now}).rowcount)
@@ -218,15 +221,22 @@ def identify(session: Session, who: Identity) -> Identified:
     return Identified(device, session.get(AppleDevice, who.device_id))
 
 
+def _same_enrollment(udid: str | None, enrollment_id: str | None, message: dict[str, Any]) -> bool:
+    """Whether a message names the enrollment its identity authenticated as: its UDID (an
+    enrollment by profile) or its EnrollmentID (a User Enrollment), and not the other."""
+    if udid is not None:
+        return message.get("UDID") == udid and "EnrollmentID" not in message
+    if enrollment_id is not None:
+        return message.get("EnrollmentID") == enrollment_id and "UDID" not in message
+    return False
+
+
 def _channel_check(message: dict[str, Any]) -> None:
-    """Only the device channel of a device enrolled by profile is managed."""
+    """Only device channels are managed (of a profile's enrollment or a User Enrollment)."""
     if any(key in message for key in USER_CHANNEL_KEYS):
         raise UserChannelDeclined("this server manages the device channel only, no user channel")
-    if "EnrollmentID" in message and "UDID" not in message:
-        raise MessageRefused(
-            "account-driven User Enrollment (EnrollmentID) is not offered; school-owned devices "
-            "enroll with the school's profile"
-        )
+    if "EnrollmentID" in message and "UDID" in message:
+        raise MessageRefused("a message carries either a UDID or an EnrollmentID, not both")
 
 
 def _udid(message: dict[str, Any]) -> str:
@@ -234,6 +244,28 @@ def _udid(message: dict[str, Any]) -> str:
     if not isinstance(udid, str) or not 1 <= len(udid) <= 64:
         raise MessageRefused("the message has no UDID")
     return udid
+
+
+def _enrollment_id(message: dict[str, Any]) -> str:
+    enrollment_id = message.get("EnrollmentID")
+    if not isinstance(enrollment_id, str) or not 1 <= len(enrollment_id) <= 64:
+        raise MessageRefused("the message has no EnrollmentID")
+    return enrollment_id
+
+
+def _check_kind(apple: AppleDevice, message: dict[str, Any]) -> None:
+    """A User Enrollment speaks with its EnrollmentID, a profile's enrollment with its UDID;
+    the other kind of message is refused."""
+    if apple.user_enrollment and "UDID" in message:
+        raise _refuse(
+            "this is a User Enrollment of a personal device: its messages carry its "
+            "EnrollmentID, never a UDID"
+        )
+    if not apple.user_enrollment and "EnrollmentID" in message:
+        raise _refuse(
+            "this is an enrollment by profile: its messages carry the device's UDID, not an "
+            "EnrollmentID (User Enrollment is for personal devices)"
+        )
 
 
 def _removing(ident: Identified) -> bool:
@@ -248,10 +280,22 @@ def _removing(ident: Identified) -> bool:
 
 def _bound(ident: Identified, message: dict[str, Any], *, removing: bool = False) -> AppleDevice:
     """The Apple state of an authenticated device (or, with `removing`, of one whose owner
-    ended management); the message must be from its UDID."""
+    ended management); the message must be from its UDID (or, of a User Enrollment, its
+    EnrollmentID)."""
     apple = ident.apple
     managed = ident.device.status == "enrolled" or (removing and _removing(ident))
-    if apple is None or apple.udid is None or not managed:
+    if apple is None or not managed:
+        raise _refuse("the device has not authenticated (send Authenticate first)")
+    _check_kind(apple, message)
+    if apple.user_enrollment:
+        if apple.enrollment_id is None:
+            raise _refuse("the device has not authenticated (send Authenticate first)")
+        if _enrollment_id(message) != apple.enrollment_id:
+            raise _refuse(
+                "the message's EnrollmentID is not the one this identity authenticated with"
+            )
+        return apple
+    if apple.udid is None:
         raise _refuse("the device has not authenticated (send Authenticate first)")
     if _udid(message) != apple.udid:
         raise _refuse("the message's UDID is not the one this identity authenticated with")
@@ -298,11 +342,15 @@ def check_in(session: Session, ident: Identified, message: dict[str, Any]) -> No
 def authenticate(session: Session, ident: Identified, message: dict[str, Any]) -> None:
     """Bind the identity to its pending enrollment and the device's UDID; the device counts as
     enrolled from now on. A device that enrolled before under another enrollment (erased and
-    enrolled again) leaves that one retired."""
+    enrolled again) leaves that one retired. A User Enrollment binds its EnrollmentID instead."""
     apple = ident.apple
     device = ident.device
     if apple is None:
         raise _refuse("the identity belongs to no Apple enrollment")
+    _check_kind(apple, message)
+    if apple.user_enrollment:
+        _authenticate_user_enrollment(session, ident, apple, message)
+        return
     udid = _udid(message)
     topic = message.get("Topic")
     if topic != apple.topic:
@@ -357,6 +405,64 @@ def authenticate(session: Session, ident: Identified, message: dict[str, Any]) -
         device.id,
         school_id=device.school_id,
         details={"platform": device.platform, "model": device.model, "transport": "apple-mdm"},
+    )
+
+
+def _authenticate_user_enrollment(
+    session: Session, ident: Identified, apple: AppleDevice, message: dict[str, Any]
+) -> None:
+    """Bind a User Enrollment's identity to its EnrollmentID (new with every enrollment, so
+    it never ends another one); neither UDID nor serial number exist for it."""
+    device = ident.device
+    enrollment_id = _enrollment_id(message)
+    if message.get("Topic") != apple.topic:
+        raise MessageRefused("the message's Topic is not the push topic of the enrollment")
+    if apple.enrollment_id is not None and apple.enrollment_id != enrollment_id:
+        raise _refuse("this enrollment authenticated with another EnrollmentID")
+    taken = session.scalar(
+        select(AppleDevice.device_id).where(
+            AppleDevice.enrollment_id == enrollment_id, AppleDevice.device_id != device.id
+        )
+    )
+    if taken is not None:
+        raise _refuse("this EnrollmentID belongs to another enrollment")
+    apple.enrollment_id = enrollment_id
+    apple.authenticated_at = utcnow()
+    product = _text(message, "ProductName")
+    first = device.status == "pending"
+    if first:
+        # A User Enrollment tells no device name: the device is called by its kind ("iPhone").
+        kind = next((prefix for prefix, _ in PRODUCT_PLATFORMS if product.startswith(prefix)), "")
+        facts = devices.DeviceFacts(
+            platform=_platform(product, device.platform),
+            model=product or _text(message, "Model"),
+            os_version=_text(message, "OSVersion", 60),
+            name=_text(message, "DeviceName") or kind,
+        )
+        devices.activate_device(session, device, facts)
+        _store_inventory(
+            session,
+            device,
+            {
+                key: message[key]
+                for key in ("ProductName", "BuildVersion")
+                if isinstance(message.get(key), str) and message[key]
+            },
+        )
+    session.flush()
+    audit.record(
+        session,
+        ident.actor,
+        "device.enroll" if first else "device.apple.authenticate",
+        "device",
+        device.id,
+        school_id=device.school_id,
+        details={
+            "platform": device.platform,
+            "model": device.model,
+            "transport": "apple-mdm",
+            "user_enrollment": True,
+        },
     )
 
 

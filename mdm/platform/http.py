@@ -119,10 +119,11 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 # Paths whose requests never open the pages' cookie session: the JSON API takes bearer tokens
-# only, Apple's device protocols (SCEP, MDM check-in and commands) a device's own challenge or
-# signature, and calendar feeds the secret in their link, so a cookie a browser sends along is
-# never a login there (and never a CSRF risk), and checking its signature costs them nothing.
-NO_SESSION_PREFIXES = ("/api/", "/apple/", "/calendars/")
+# only, Apple's device protocols (SCEP, MDM check-in and commands, User Enrollment's request) a
+# device's own challenge, signature or access token, well-known documents nothing at all, and
+# calendar feeds the secret in their link, so a cookie a browser sends along is never a login
+# there (and never a CSRF risk), and checking its signature costs them nothing.
+NO_SESSION_PREFIXES = ("/api/", "/apple/", "/calendars/", "/.well-known/")
 
 
 def opens_page_session(path: str) -> bool:

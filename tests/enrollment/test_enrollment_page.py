@@ -13,11 +13,13 @@ from sqlalchemy import update
 
 from enrollment import page
 from enrollment.models import EnrollmentToken
+from mdm.accounts.models import School
 from mdm.devices import byod
 from mdm.devices.inventory_rules import INVENTORY_CATEGORIES
 from mdm.devices.models import PLATFORMS
 from mdm.extensions import db
 from mdm.platform.types import utcnow
+from mdm.push.models import PushSettings
 
 PROTOCOL = "/docs/agent-protocol"
 # What the page promised before: app installs, restrictions, lock and erase, an agent app.
@@ -72,8 +74,9 @@ def test_every_page_promises_nothing_the_service_does_not_do(
     for promise in OLD_PROMISES:
         assert promise not in text
     if platform in page.APPLE_PLATFORMS:
-        # Apple devices enroll by profile (not before the school has its push certificate,
-        # and personal ones not at all yet), never through agent software.
+        # Apple devices enroll by profile (not before the school has its push certificate),
+        # personal iPhones and iPads from Settings (User Enrollment), never through agent
+        # software, and never with the link's code.
         assert described.how.links == [] and not described.can_enroll
         return
     assert (PROTOCOL, page.TEXTS[lang]["protocol_link"]) in described.how.links
@@ -95,9 +98,68 @@ def test_an_ipad_token_leads_to_the_profile_once_the_school_has_its_push_certifi
     assert ready.how.links == [("/enroll/s/apple.mobileconfig", page.TEXTS["en"]["profile_link"])]
     assert "Agent-Software auf dem Gerät installieren" not in words(ready)
     personal = words(
-        page.describe("en", facts(platform="ios", ownership="byod", notice_version=1), PROTOCOL)
+        page.describe(
+            "en",
+            facts(platform="ios", ownership="byod", notice_version=1, apple_ready=True),
+            PROTOCOL,
+        )
     )
-    assert "does not enroll personal iPhones" in personal
+    assert "Sign In to Work or School Account" in personal
+    assert "does not enroll personal iPhones" not in personal
+
+
+@pytest.mark.parametrize("lang", page.LANGUAGES)
+@pytest.mark.parametrize("platform", ["ios", "ipados"])
+def test_a_personal_iphone_or_ipad_is_told_to_enroll_from_settings(
+    lang: str, platform: str
+) -> None:
+    t = page.TEXTS[lang]
+    described = page.describe(
+        lang,
+        facts(platform=platform, ownership="byod", notice_version=4, apple_ready=True),
+        PROTOCOL,
+    )
+    assert described.how.numbered and described.how.items[0] == t["apple_byod_step_settings"]
+    assert t["apple_byod_step_login"].format(version=4) in described.how.items
+    assert described.how.links == [] and not described.can_enroll  # the link's code is not used
+    assert described.notice is not None and "4" in described.notice.heading
+    settings = "VPN und Geräteverwaltung" if lang == "de" else "VPN & Device Management"
+    assert settings in words(described)
+
+
+def test_a_personal_apple_device_is_not_told_what_cannot_work() -> None:
+    mac = page.describe(
+        "en",
+        facts(platform="macos", ownership="byod", notice_version=1, apple_ready=True),
+        PROTOCOL,
+    )
+    assert mac.how.paragraphs == [page.TEXTS["en"]["apple_byod_mac"]] and mac.notice is None
+    no_push = page.describe(
+        "en", facts(platform="ios", ownership="byod", notice_version=1), PROTOCOL
+    )
+    assert no_push.how.paragraphs == [page.TEXTS["en"]["apple_not_ready"]]
+    no_notice = page.describe(
+        "de", facts(platform="ios", ownership="byod", apple_ready=True), PROTOCOL
+    )
+    assert no_notice.how.paragraphs == [page.TEXTS["de"]["no_notice"]] and no_notice.notice is None
+    agents = page.describe(
+        "en", facts(ownership="byod", notice_version=1, apple_ready=True), PROTOCOL
+    )
+    assert page.TEXTS["en"]["apple_byod_other"] in agents.how.closing
+
+
+def test_the_page_of_a_personal_iphone_token_shows_the_notice_and_the_settings_steps(
+    client: FlaskClient,
+    make_token: Callable[..., dict[str, Any]],
+    notice: dict[str, Any],
+    school: School,
+) -> None:
+    db.session.add(PushSettings(school_id=school.id, apns_topic="com.apple.mgmt.External.x"))
+    db.session.commit()
+    secret = make_token(ownership="byod", platform="ios")["secret"]
+    html = client.get(f"/enroll/{secret}", query_string={"lang": "en"}).get_data(as_text=True)
+    assert "Sign In to Work or School Account" in html and notice["text"] in html
+    assert "does not enroll personal iPhones" not in html and "<img" not in html
 
 
 def test_an_android_token_lists_the_agent_steps_and_what_an_agent_speaks() -> None:

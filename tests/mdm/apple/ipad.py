@@ -1,30 +1,40 @@
 """A simulated iPad for the tests: it fetches its enrollment profile, gets the identity the
 profile names (by SCEP, or from its PKCS #12), and signs its messages (Mdm-Signature) as a real
-one does."""
+one does. And a simulated personal iPhone that enrolls by account-driven User Enrollment:
+service discovery, the enrollment request, the owner's login page, the profile, SCEP, and
+messages that carry its EnrollmentID instead of a UDID."""
 
 import base64
 import hashlib
 import plistlib
+import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from asn1crypto import algos, cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from cryptography.x509.oid import NameOID
 from flask.testing import FlaskClient
 
+from mdm.platform.types import utcnow
 from tests.mdm.apple.scep import client as scep_client
 
 SAMPLES = Path(__file__).parents[3].parent / "shared" / "samples" / "apple-mdm"
 CHECK_IN = "application/x-apple-aspen-mdm-checkin"
 COMMAND = "application/x-apple-aspen-mdm"
 TOPIC = "com.apple.mgmt.External.e0bd1eac-1f17-4c8e-8a63-dd17d3dd35d9"
+# The EnrollmentID of the captured iOS 18 User Enrollment (fleet_byod_user_enrollment_*).
+ENROLLMENT_ID = "FB833D84-50C0-41DD-99DE-F748E44FFEF5"
+RESULT_PREFIX = "apple-remotemanagement-user-login://authentication-results?"
 
 
 def unwrap(signed: bytes) -> tuple[dict[str, Any], cms.SignedData]:
@@ -214,3 +224,180 @@ def answer(response: Any) -> dict[str, Any] | None:
     """The plist a command request was answered with (None for an empty 200)."""
     assert response.status_code == 200, response.get_data(as_text=True)
     return plistlib.loads(response.data) if response.data else None
+
+
+# --- a personal iPhone: account-driven User Enrollment ---------------------------------------
+
+
+@dataclass
+class PersonalIPhone(IPad):
+    """A personal iPhone enrolled by User Enrollment: its messages carry its EnrollmentID,
+    never a UDID."""
+
+    enrollment_id: str = ENROLLMENT_ID
+    topic: str = TOPIC
+
+    def authenticate(self, topic: str | None = None) -> Any:
+        """Authenticate with the enrollment's EnrollmentID (as iOS 18 sends it)."""
+        return self.check_in(
+            {
+                "MessageType": "Authenticate",
+                "EnrollmentID": self.enrollment_id,
+                "Topic": topic or self.topic,
+                "ProductName": "iPhone12,1",
+                "OSVersion": "18.2.1",
+                "BuildVersion": "22C161",
+            }
+        )
+
+    def token_update(self, unlock_token: bytes | None = None) -> Any:
+        """TokenUpdate with a push token and PushMagic (no UnlockToken in a User Enrollment)."""
+        message: dict[str, Any] = {
+            "MessageType": "TokenUpdate",
+            "EnrollmentID": self.enrollment_id,
+            "Topic": self.topic,
+            "Token": base64.b64decode("ftAoCo4gNk3mxQgFVRXRJfO8qYsMpS46kHClaugCnt8="),
+            "PushMagic": "7B8A04B0-E9B8-4BB3-8A85-4FD5FA1F70E9",
+            "AwaitingConfiguration": False,
+        }
+        if unlock_token is not None:
+            message["UnlockToken"] = unlock_token
+        return self.check_in(message)
+
+    def result(self, status: str, command_uuid: str | None = None, **fields: Any) -> Any:
+        """An Idle or a result on the command endpoint, with the EnrollmentID."""
+        message = {"EnrollmentID": self.enrollment_id, "Status": status, **fields}
+        if command_uuid is not None:
+            message["CommandUUID"] = command_uuid
+        return self.connect(message)
+
+
+@cache
+def _device_signer() -> tuple[Any, x509.Certificate]:
+    """The key and certificate an iPhone signs its enrollment request's device information
+    with (Apple's device identity; the server does not read it)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Apple iPhone Device CA test")])
+    now = utcnow()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def device_information() -> bytes:
+    """The body of an enrollment request: the device's information, a CMS-signed plist."""
+    key, cert = _device_signer()
+    info = plistlib.dumps(
+        {"LANGUAGE": "de-DE", "PRODUCT": "iPhone12,1", "VERSION": "22C161", "OS_VERSION": "18.2.1"}
+    )
+    return (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(info)
+        .add_signer(cert, key, hashes.SHA256())
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    )
+
+
+def discover(client: FlaskClient, user_identifier: str) -> str:
+    """Service discovery, as the iPhone does it at the Managed Apple Account's domain: the
+    path of the enrollment server's BaseURL."""
+    response = client.get(
+        "/.well-known/com.apple.remotemanagement",
+        query_string={"user-identifier": user_identifier, "model-family": "iPhone"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    servers = response.get_json()["Servers"]
+    byod = next(server for server in servers if server["Version"] == "mdm-byod")
+    return urlsplit(byod["BaseURL"]).path
+
+
+def enrollment_request(client: FlaskClient, path: str, access_token: str | None = None) -> Any:
+    """The enrollment request: the signed device information, with the access token once the
+    owner logged in."""
+    headers = {"User-Agent": "DeviceManagementClient/1.0"}
+    if access_token is not None:
+        headers["Authorization"] = f"Bearer {access_token}"
+    return client.post(
+        path,
+        data=device_information(),
+        content_type="application/pkcs7-signature",
+        headers=headers,
+    )
+
+
+def login_page_path(response: Any) -> str:
+    """The login page a 401 sends the device's web view to (Bearer method="apple-as-web")."""
+    assert response.status_code == 401, response.get_data(as_text=True)
+    challenge = response.headers["WWW-Authenticate"]
+    match = re.fullmatch(r'Bearer method="apple-as-web" url="([^"]+)"', challenge)
+    assert match is not None, challenge
+    return urlsplit(match.group(1)).path
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The hidden fields of a page's form (its CSRF token among them)."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+
+
+def log_in(
+    client: FlaskClient, path: str, user_identifier: str, username: str, password: str
+) -> Any:
+    """What the web view does with the login page: open it with the user-identifier, post the
+    owner's username and password with the form's hidden fields."""
+    query = {"user-identifier": user_identifier}
+    page = client.get(path, query_string=query)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    fields = form_fields(page.get_data(as_text=True))
+    return client.post(
+        path, query_string=query, data={**fields, "username": username, "password": password}
+    )
+
+
+def consent(
+    client: FlaskClient, path: str, page: Any, user_identifier: str, accept: bool = True
+) -> Any:
+    """Accept the privacy notice a consent page shows (with its form's hidden fields)."""
+    fields = form_fields(page.get_data(as_text=True))
+    assert fields.get("step") == "consent", page.get_data(as_text=True)
+    if accept:
+        fields["accept"] = "yes"
+    return client.post(path, query_string={"user-identifier": user_identifier}, data=fields)
+
+
+def access_token(response: Any) -> str:
+    """The access token the login hands the device (the 303 to Apple's URL scheme)."""
+    assert response.status_code == 303, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    assert location.startswith(RESULT_PREFIX), location
+    return parse_qs(location.removeprefix(RESULT_PREFIX))["access-token"][0]
+
+
+def enroll_personal_iphone(
+    client: FlaskClient,
+    user_identifier: str,
+    username: str,
+    password: str,
+    enrollment_id: str = ENROLLMENT_ID,
+) -> PersonalIPhone:
+    """The whole User Enrollment of a personal iPhone up to its identity: discovery, the
+    refused request, the owner's login and consent, the profile, SCEP."""
+    path = discover(client, user_identifier)
+    login_path = login_page_path(enrollment_request(client, path))
+    page = log_in(client, login_path, user_identifier, username, password)
+    token = access_token(consent(client, login_path, page, user_identifier))
+    response = enrollment_request(client, path, token)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/x-apple-aspen-config"
+    profile, _ = unwrap(response.data)
+    identity = next(p for p in profile["PayloadContent"] if p["PayloadType"] != "com.apple.mdm")
+    assert identity["PayloadType"] == "com.apple.security.scep"
+    key, cert = scep_identity(client, identity["PayloadContent"])
+    return PersonalIPhone(client, key, cert, profile, udid="", enrollment_id=enrollment_id)

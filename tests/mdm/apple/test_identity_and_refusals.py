@@ -185,10 +185,13 @@ def test_captured_check_out_and_user_enrollment(
     new_ipad: Callable[..., IPad], push_topic: str
 ) -> None:
     ipad = new_ipad()
+    # A User Enrollment's messages from the identity of a school iPad's profile: refused.
     refused = ipad.check_in(sample("fleet_byod_user_enrollment_Authenticate_iOS18.plist"))
-    assert refused.status_code == 400 and "User Enrollment" in refused.get_json()["detail"]
+    assert refused.status_code == 401 and "EnrollmentID" in refused.get_json()["detail"]
     idle = ipad.connect(sample("fleet_byod_user_enrollment_connect_Idle_iOS18.plist"))
-    assert idle.status_code == 400
+    assert idle.status_code == 401
+    db.session.expire_all()
+    assert db.session.get(Device, ipad.device_id).status == "pending"  # type: ignore[union-attr]
     mac = new_ipad(udid="FA01680E-98CA-5557-8F59-7716ECFEE964")
     assert mac.authenticate().status_code == 200
     assert mac.check_in(sample("micromdm_checkin_CheckOut_macOS.plist")).status_code == 200
