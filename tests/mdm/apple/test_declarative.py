@@ -604,3 +604,28 @@ def test_a_personal_device_gets_only_what_user_enrollment_allows(
     assert reply.body is None
     assert device.inventory.get("OSVersion") == "18.1"
     assert "SerialNumber" not in device.inventory and device.serial_number is None
+
+
+def test_an_unanswered_declarative_command_is_resent_and_a_status_without_it_settles(
+    enroll_ipad: Callable[..., IPad], make_policy: Callable[..., dict[str, Any]]
+) -> None:
+    make_policy(POLICY, assign={"target": "school"})
+    ipad = enroll_ipad("18.2")
+    command = _inventory(ipad)
+    assert command is not None
+    # No answer: nothing before COMMAND_RESEND_SECONDS, then the same command again.
+    assert answer(ipad.result("Idle")) is None
+    db.session.execute(
+        update(DevicePolicyState)
+        .where(DevicePolicyState.device_id == ipad.device_id)
+        .values(due_at=utcnow())
+    )
+    db.session.commit()
+    again = answer(ipad.result("Idle"))
+    assert again is not None and again["CommandUUID"] == command["CommandUUID"]
+    # The device syncs and reports before it answers the command: the status settles it.
+    ipad.sync(again)
+    state = _state(ipad)
+    assert state.applied_hash == state.desired_hash and state.due_at is None
+    assert answer(ipad.result("Acknowledged", again["CommandUUID"])) is None
+    assert _state(ipad).applied_hash == state.applied_hash
