@@ -130,7 +130,9 @@ def _build(
     )
 
 
-def _remember(state: AppleDeclarativeState, built: declarations.Declarations, now: datetime):
+def _remember(
+    state: AppleDeclarativeState, built: declarations.Declarations, now: datetime
+) -> None:
     if state.token != built.token:
         state.token = built.token
         state.token_at = now

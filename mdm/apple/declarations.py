@@ -151,7 +151,9 @@ class Declarations:
         return legacy.server_token if legacy else None
 
 
-def passcode_settings(passcode: Mapping[str, Any], personal: bool) -> tuple[dict[str, Any], list]:
+def passcode_settings(
+    passcode: Mapping[str, Any], personal: bool
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The platform's passcode settings as a passcode configuration's payload, and the settings
     left out (of a personal device, all but requiring a passcode)."""
     keys: dict[str, Any] = {}
@@ -405,7 +407,7 @@ def inventory_of(items: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name, key in STATUS_ITEMS.items():
         value = _find(items, name)
-        if isinstance(value, str | bool | int | float) and not isinstance(value, dict):
+        if isinstance(value, str | bool | int | float):
             found[key] = value
     return found
 
