@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.accounts.models import School
@@ -324,7 +325,13 @@ def check_in(
             "Endpoint", "one of tokens, declaration-items, status, declaration/<type>/<identifier>"
         )
     report = _status_report(message) if endpoint == "status" else None
-    state = state_of(session, device.id)
+    # Locked (PostgreSQL): a status report merges into the status kept, one at a time.
+    state = session.scalar(
+        select(AppleDeclarativeState)
+        .where(AppleDeclarativeState.device_id == device.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if state is None:
         raise NoDeclarations("this device gets its policy as a profile, not as declarations")
     policy_hash, built = current(session, device, apple, now)

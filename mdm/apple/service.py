@@ -287,6 +287,9 @@ def declarative_management(
         raise _refuse("the device has not authenticated (send Authenticate first)")
     if "UDID" in message and message["UDID"] != apple.udid:
         raise _refuse("the message's UDID is not the one this identity authenticated with")
+    # A status report merges into the status kept: one report at a time (SQLite; PostgreSQL
+    # locks the row).
+    _lock_for_writing(session)
     reply = ddm.check_in(session, ident.device, apple, message, utcnow())
     if reply.inventory:
         _store_inventory(session, ident.device, reply.inventory)
