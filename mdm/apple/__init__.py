@@ -7,7 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Apple's endpoints: SCEP, check-in and commands."""
-    from mdm.apple import api, models, scep  # noqa: F401  (the Apple tables)
+    from mdm.apple import api, declarative_api, models, scep  # noqa: F401  (the Apple tables)
 
     scep.init_app(app)
     app.register_blueprint(api.blp)
+    app.register_blueprint(declarative_api.blp)

@@ -73,12 +73,15 @@ def _message(body: bytes) -> dict:
 
 @blp.route("/checkin", methods=["PUT", "POST"])
 def check_in() -> Response:
-    """Authenticate, TokenUpdate, CheckOut (UserAuthenticate is declined); an empty 200."""
+    """Authenticate, TokenUpdate, CheckOut (UserAuthenticate is declined): an empty 200;
+    DeclarativeManagement: its JSON answer (mdm/apple/ddm.py)."""
     body = _body(CHECK_IN_TYPES)
     cert = _certificate(body)
     with check_in_connection() as connection:
         who = service.check_identity(connection, cert, utcnow())
-    service.check_in(db.session, service.identify(db.session, who), _message(body))
+    reply = service.check_in(db.session, service.identify(db.session, who), _message(body))
+    if reply is not None and reply.body is not None:
+        return Response(reply.json(), 200, mimetype="application/json")
     return Response(b"", 200)
 
 

@@ -4,6 +4,7 @@ an inventory refresh is due, and for a personal device whose owner ended managem
 the device is still to be told."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,3 +52,32 @@ class AppleDevice(db.Model):
     removal_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When that RemoveProfile is (next) to be sent; NULL once the device answered it.
     removal_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AppleDeclarativeState(db.Model):
+    """A device that gets its policy by declarative device management (iOS/iPadOS 17 and
+    later): the declarations it was last offered and told of, the status it reported, and
+    whether the policy profile it got before is still to be removed."""
+
+    __tablename__ = "apple_declarative_states"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    school_id: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The DeclarationsToken of the device's current declarations, and since when it is.
+    token: Mapped[str] = mapped_column(String(64), default="")
+    token_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The token the last DeclarativeManagement command carried, and the one of the last
+    # declaration list the device fetched.
+    sent_token: Mapped[str | None] = mapped_column(String(64))
+    synced_token: Mapped[str | None] = mapped_column(String(64))
+    # When the policy profile of the profile path is (again) to be removed; NULL when removed
+    # or never installed. The declarations wait for it.
+    remove_profile_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The status items the device reported (nested as sent, full and incremental reports
+    # merged), the items it could not report, and when it last reported.
+    status: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

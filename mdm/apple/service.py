@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from mdm.accounts.models import School, User
-from mdm.apple import payloads, signature
+from mdm.apple import ddm, payloads, signature
 from mdm.apple.models import AppleDevice
 from mdm.apple.plist import dump, jsonable
 from mdm.commands import rules
@@ -317,8 +317,9 @@ def _text(message: dict[str, Any], key: str, limit: int = 120) -> str:
 # --- check-in ------------------------------------------------------------------------------------
 
 
-def check_in(session: Session, ident: Identified, message: dict[str, Any]) -> None:
-    """Handle one check-in message; the answer is an empty 200 unless an error is raised."""
+def check_in(session: Session, ident: Identified, message: dict[str, Any]) -> ddm.Reply | None:
+    """Handle one check-in message; the answer is an empty 200 unless an error is raised (or
+    the JSON of a DeclarativeManagement reply)."""
     kind = message.get("MessageType")
     if kind == "UserAuthenticate":
         # Apple: a server that does not manage the user answers 410, and is not asked again
@@ -335,8 +336,30 @@ def check_in(session: Session, ident: Identified, message: dict[str, Any]) -> No
         token_update(session, ident, message)
     elif kind == "CheckOut":
         check_out(session, ident, message)
+    elif kind == "DeclarativeManagement":
+        return declarative_management(session, ident, message)
     else:
         raise MessageRefused(f"MessageType {kind!r} is not supported by this server")
+    return None
+
+
+def declarative_management(
+    session: Session, ident: Identified, message: dict[str, Any]
+) -> ddm.Reply:
+    """A DeclarativeManagement check-in of an enrolled device (mdm/apple/ddm.py); a UDID, when
+    the message has one, must be the one the device authenticated with."""
+    apple = ident.apple
+    if apple is None or apple.authenticated_at is None or ident.device.status != "enrolled":
+        raise _refuse("the device has not authenticated (send Authenticate first)")
+    if "UDID" in message and message["UDID"] != apple.udid:
+        raise _refuse("the message's UDID is not the one this identity authenticated with")
+    # A status report merges into the status kept: one report at a time (SQLite; PostgreSQL
+    # locks the row).
+    _lock_for_writing(session)
+    reply = ddm.check_in(session, ident.device, apple, message, utcnow())
+    if reply.inventory:
+        _store_inventory(session, ident.device, reply.inventory)
+    return reply
 
 
 def authenticate(session: Session, ident: Identified, message: dict[str, Any]) -> None:
@@ -397,6 +420,7 @@ def authenticate(session: Session, ident: Identified, message: dict[str, Any]) -
             },
         )
     session.flush()
+    ddm.observe_os(session, device, apple, facts.os_version, now)
     audit.record(
         session,
         ident.actor,
@@ -477,7 +501,8 @@ def token_update(session: Session, ident: Identified, message: dict[str, Any]) -
     if message.get("Topic") != apple.topic:
         raise MessageRefused("the message's Topic is not the push topic of the enrollment")
     unlock = message.get("UnlockToken")
-    if isinstance(unlock, bytes) and unlock:
+    # Only a school's device keeps one: a personal device never gets ClearPasscode.
+    if isinstance(unlock, bytes) and unlock and ident.device.ownership == "school":
         apple.unlock_token = unlock
     now = utcnow()
     first = apple.token_updated_at is None
@@ -610,6 +635,7 @@ def _inventory_result(
         if isinstance(responses, dict):
             apple.supervised = responses.get("IsSupervised") is True
             _store_inventory(session, device, responses)
+            ddm.observe_os(session, device, apple, responses.get("OSVersion"), utcnow())
     elif step == "InstalledApplicationList":
         apps = message.get("InstalledApplicationList")
         if isinstance(apps, list):
@@ -769,6 +795,8 @@ def _record(
             # Nothing of it is stored; the refresh ends as an error that says why.
             result, detail = "failed", f"{exc.detail} {exc.errors or ''}".strip()[:2000]
     try:
+        if ddm.record_result(session, device, apple, command_uuid, result, detail, now):
+            return None
         if policy is not None:
             data = {"failed_settings": apple.policy_left_out} if result == "done" else {}
             policies.record_policy_result(
@@ -819,7 +847,16 @@ def _next_command(
         request = payloads.inventory_request(first, device.ownership)
         return payloads.envelope(f"inventory.{first}", request)
     resend = int(current_app.config["COMMAND_RESEND_SECONDS"])
-    work = policies.policy_work(session, device.id, device.school_id, device.ownership, now, resend)
+    if ddm.state_of(session, device.id) is not None:
+        # Declarative devices get their policy as declarations, never as a profile.
+        declared = ddm.next_command(session, device, apple, now, resend)
+        if declared is not None:
+            return declared
+        work = None
+    else:
+        work = policies.policy_work(
+            session, device.id, device.school_id, device.ownership, now, resend
+        )
     if work is not None:
         school = session.get(School, device.school_id)
         assert school is not None

@@ -1036,6 +1036,16 @@ def policy_work(
     }
 
 
+def delivered_policy(
+    session: Session, device_id: int, school_id: int, ownership: str, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """A device's effective policy as a transport delivers it (with its Wi-Fi passwords), and
+    its hash, without marking anything (for transports whose devices fetch it piece by
+    piece after policy_work told them of it)."""
+    merged = _effective(session, device_id, school_id, ownership, now)
+    return merged.hash, device_document(merged.document, _secrets_of(session, merged))
+
+
 def _failed_settings(status: str, detail: str, data: dict[str, Any]) -> list[dict[str, str]]:
     failed = data.get("failed_settings", [])
     problem = None

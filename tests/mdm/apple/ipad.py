@@ -6,10 +6,11 @@ messages that carry its EnrollmentID instead of a UDID."""
 
 import base64
 import hashlib
+import json
 import plistlib
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -109,6 +110,26 @@ class IPad:
     cert: x509.Certificate
     profile: dict[str, Any]
     udid: str = "663b07bb783e9ade1dae4fbb92ea12afc0ce5b69"
+    # iPadOS 16 gets its policy as a profile; 17 and later (see `declarative`) as declarations.
+    os_version: str = "16.7.10"
+    # Declarative management: the declarations it holds ({identifier: declaration}), the
+    # legacy profiles it installed from them ({ServerToken: profile}), what it says of itself
+    # in status reports, and the declarations it finds invalid ({identifier: reason}).
+    declarations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    legacy_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    facts: dict[str, Any] = field(
+        default_factory=lambda: {
+            "device.identifier.serial-number": "DMPXK0AAJF8J",
+            "device.model.family": "iPad",
+            "device.model.identifier": "iPad13,1",
+            "device.model.marketing-name": "iPad Air (4th generation)",
+            "device.operating-system.build-version": "22C152",
+            "device.operating-system.family": "iPadOS",
+            "passcode.is-compliant": True,
+            "passcode.is-present": True,
+        }
+    )
+    invalid: dict[str, str] = field(default_factory=dict)
 
     @property
     def device_id(self) -> int:
@@ -142,7 +163,7 @@ class IPad:
                 "UDID": self.udid,
                 "Topic": topic,
                 "ProductName": "iPad13,1",
-                "OSVersion": "18.2",
+                "OSVersion": self.os_version,
                 "SerialNumber": "DMPXK0AAJF8J",
                 "DeviceName": "iPad 7b",
             }
@@ -170,6 +191,120 @@ class IPad:
         if command_uuid is not None:
             message["CommandUUID"] = command_uuid
         return self.connect(message)
+
+    # --- declarative device management ---------------------------------------------------
+
+    def channel(self) -> dict[str, str]:
+        """The key its messages name their enrollment by: the iPad's UDID."""
+        return {"UDID": self.udid}
+
+    def declarative(self, endpoint: str, data: bytes | str | None = None, **fields: Any) -> Any:
+        """A DeclarativeManagement check-in to an endpoint (with Data for a status report)."""
+        message: dict[str, Any] = {
+            "MessageType": "DeclarativeManagement",
+            **self.channel(),
+            "Endpoint": endpoint,
+            **fields,
+        }
+        if data is not None:
+            message["Data"] = data
+        return self.check_in(message)
+
+    def _json(self, endpoint: str) -> dict[str, Any]:
+        response = self.declarative(endpoint)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "application/json"
+        return response.get_json()
+
+    def sync(self, command: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What an iPad does with a DeclarativeManagement command (or on its own): compare the
+        tokens, fetch the declaration list and each changed declaration, install the legacy
+        profiles they name, and report its status. The status report it sent."""
+        tokens = self._json("tokens")["SyncTokens"]
+        if command is not None:
+            sent = json.loads(command["Command"]["Data"])["SyncTokens"]
+            assert sent["DeclarationsToken"] == tokens["DeclarationsToken"]
+        items = self._json("declaration-items")
+        assert items["DeclarationsToken"] == tokens["DeclarationsToken"]
+        listed: dict[str, tuple[str, str]] = {}
+        for group, kind in (
+            ("Activations", "activation"),
+            ("Configurations", "configuration"),
+            ("Assets", "asset"),
+            ("Management", "management"),
+        ):
+            for item in items["Declarations"][group]:
+                listed[item["Identifier"]] = (kind, item["ServerToken"])
+        for identifier in set(self.declarations) - set(listed):
+            del self.declarations[identifier]
+        for identifier, (kind, token) in listed.items():
+            held = self.declarations.get(identifier)
+            if held is None or held["ServerToken"] != token:
+                declaration = self._json(f"declaration/{kind}/{identifier}")
+                assert declaration["ServerToken"] == token
+                self.declarations[identifier] = declaration
+        self.legacy_profiles = {}
+        for declaration in self.declarations.values():
+            if declaration["Type"] == "com.apple.configuration.legacy":
+                fetched = self.client.get(declaration["Payload"]["ProfileURL"])
+                assert fetched.status_code == 200, fetched.get_data(as_text=True)
+                assert fetched.headers["Cache-Control"] == "no-store"
+                self.legacy_profiles[declaration["ServerToken"]] = plistlib.loads(fetched.data)
+        report = self.status_report()
+        response = self.declarative("status", json.dumps(report).encode())
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.data == b""
+        return report
+
+    def status_report(self, full: bool = True) -> dict[str, Any]:
+        """A status report of everything it is subscribed to and the declarations it holds."""
+        subscribed = {
+            item["Name"]
+            for declaration in self.declarations.values()
+            if declaration["Type"] == "com.apple.configuration.management.status-subscriptions"
+            for item in declaration["Payload"]["StatusItems"]
+        }
+        values = {
+            **self.facts,
+            "device.identifier.udid": self.udid,
+            "device.operating-system.version": self.os_version,
+        }
+        items: dict[str, Any] = {}
+        for name in sorted(subscribed):
+            if name in values:
+                nest(items, name, values[name])
+        groups: dict[str, list[dict[str, Any]]] = {
+            "activations": [],
+            "configurations": [],
+            "assets": [],
+            "management": [],
+        }
+        for identifier, declaration in sorted(self.declarations.items()):
+            kind = declaration["Type"].split(".")[2]
+            entry: dict[str, Any] = {
+                "identifier": identifier,
+                "server-token": declaration["ServerToken"],
+                "active": identifier not in self.invalid,
+                "valid": "invalid" if identifier in self.invalid else "valid",
+            }
+            if identifier in self.invalid:
+                entry["reasons"] = [
+                    {
+                        "code": "Error.ConfigurationCannotBeApplied",
+                        "description": self.invalid[identifier],
+                    }
+                ]
+            groups[f"{kind}s" if kind != "management" else kind].append(entry)
+        nest(items, "management.declarations", groups)
+        return {"StatusItems": items, "Errors": [], "FullReport": full}
+
+
+def nest(items: dict[str, Any], name: str, value: Any) -> None:
+    """Put a status item's value at its dotted place in a report's StatusItems."""
+    *parents, last = name.split(".")
+    for part in parents:
+        items = items.setdefault(part, {})
+    items[last] = value
 
 
 def fetch_ipad(client: FlaskClient, secret: str, udid: str | None = None) -> IPad:
@@ -236,6 +371,11 @@ class PersonalIPhone(IPad):
 
     enrollment_id: str = ENROLLMENT_ID
     topic: str = TOPIC
+    os_version: str = "18.2.1"
+
+    def channel(self) -> dict[str, str]:
+        """The key its messages name their enrollment by: its EnrollmentID."""
+        return {"EnrollmentID": self.enrollment_id}
 
     def authenticate(self, topic: str | None = None) -> Any:
         """Authenticate with the enrollment's EnrollmentID (as iOS 18 sends it)."""
@@ -245,7 +385,7 @@ class PersonalIPhone(IPad):
                 "EnrollmentID": self.enrollment_id,
                 "Topic": topic or self.topic,
                 "ProductName": "iPhone12,1",
-                "OSVersion": "18.2.1",
+                "OSVersion": self.os_version,
                 "BuildVersion": "22C161",
             }
         )

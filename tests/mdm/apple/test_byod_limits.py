@@ -31,7 +31,7 @@ from mdm.platform.models import AuditEvent
 from mdm.platform.types import utcnow
 from mdm.policies.models import DevicePolicyState
 from mdm.push.models import PushAddress, PushWakeup
-from tests.mdm.apple.ipad import TOPIC, IPad, answer
+from tests.mdm.apple.ipad import TOPIC, IPad, PersonalIPhone, answer
 
 # The commands a personal device never gets (docs/commands.md), and the RequestType of each.
 NEVER = {
@@ -59,7 +59,7 @@ IDENTIFIERS = {
     "IsActivationLockEnabled": True,
 }
 ALLOWED_ANSWERS = {
-    "OSVersion": "18.2",
+    "OSVersion": "16.7.10",
     "BuildVersion": "22C152",
     "ModelName": "iPhone",
     "ProductName": "iPhone15,2",
@@ -97,7 +97,9 @@ def _personal_device(
         groups=[],
         pending=True,
     )
-    db.session.add(AppleDevice(device_id=device.id, school_id=school.id, topic=TOPIC))
+    db.session.add(
+        AppleDevice(device_id=device.id, school_id=school.id, topic=TOPIC, user_enrollment=True)
+    )
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"device-{device.id}")]))
@@ -116,13 +118,14 @@ def _personal_device(
     )
     db.session.commit()
     cert = x509.load_pem_x509_certificate(issued.certificate_pem.encode())
-    phone = IPad(client, key, cert, {}, udid="00008110-000A1B2C3D4E5F60")
+    # iOS 16: its policy comes as a profile (declarations: test_user_enrollment.py).
+    phone = PersonalIPhone(client, key, cert, {}, os_version="16.7.10", topic=TOPIC)
     if not authenticate:
         return phone
     authenticated = phone.check_in(
         {
             "MessageType": "Authenticate",
-            "UDID": phone.udid,
+            "EnrollmentID": phone.enrollment_id,
             "Topic": TOPIC,
             "ProductName": "iPhone15,2",
             "OSVersion": "18.2",
@@ -132,7 +135,9 @@ def _personal_device(
         }
     )
     assert authenticated.status_code == 200, authenticated.get_json()
-    assert phone.token_update().status_code == 200
+    # An UnlockToken, though User Enrollment sends none: a personal device's is never kept.
+    assert phone.token_update(b"unlock-secret").status_code == 200
+    assert db.session.get(AppleDevice, device.id).unlock_token is None  # type: ignore[union-attr]
     return phone
 
 
@@ -582,7 +587,7 @@ def _managed_with_everything(
     before = _stored(phone.device_id)
     assert before["inventory"] and before["push_address"] is not None
     assert before["policy_state"] is not None and before["open_commands"] == 1
-    assert before["apple"].unlock_token == b"unlock-secret"
+    assert before["apple"].enrollment_id == phone.enrollment_id
 
 
 def _events(device_id: int) -> list[str]:
@@ -603,7 +608,9 @@ def test_check_out_deletes_what_was_stored_about_the_personal_device(
 ) -> None:
     _managed_with_everything(phone, client, admin_headers, make_policy)
 
-    checked_out = phone.check_in({"MessageType": "CheckOut", "UDID": phone.udid, "Topic": TOPIC})
+    checked_out = phone.check_in(
+        {"MessageType": "CheckOut", "EnrollmentID": phone.enrollment_id, "Topic": TOPIC}
+    )
 
     assert checked_out.status_code == 200
     after = _stored(phone.device_id)
@@ -671,7 +678,9 @@ def test_remove_management_deletes_what_was_stored_and_tells_the_device_once(
     assert answer(phone.result("Acknowledged", "remove-management")) is None
     assert _stored(phone.device_id)["push_address"] is None
 
-    checked_out = phone.check_in({"MessageType": "CheckOut", "UDID": phone.udid, "Topic": TOPIC})
+    checked_out = phone.check_in(
+        {"MessageType": "CheckOut", "EnrollmentID": phone.enrollment_id, "Topic": TOPIC}
+    )
 
     assert checked_out.status_code == 200
     final = _stored(phone.device_id)
@@ -687,10 +696,10 @@ def test_remove_management_deletes_what_was_stored_and_tells_the_device_once(
     assert phone.result("Idle").status_code == 401
 
 
-def _token_update(phone: IPad) -> dict[str, Any]:
+def _token_update(phone: PersonalIPhone) -> dict[str, Any]:
     return {
         "MessageType": "TokenUpdate",
-        "UDID": phone.udid,
+        "EnrollmentID": phone.enrollment_id,
         "Topic": TOPIC,
         "Token": b"\x01" * 32,
         "PushMagic": "NEW",
@@ -727,14 +736,18 @@ def test_check_out_right_after_remove_management_is_no_error(
     client.post(f"/api/v1/me/devices/{phone.device_id}/remove-management", headers=headers(teacher))
 
     # The owner removed the profile in Settings before the device was told.
-    checked_out = phone.check_in({"MessageType": "CheckOut", "UDID": phone.udid, "Topic": TOPIC})
+    checked_out = phone.check_in(
+        {"MessageType": "CheckOut", "EnrollmentID": phone.enrollment_id, "Topic": TOPIC}
+    )
 
     assert checked_out.status_code == 200
     final = _stored(phone.device_id)
     assert final["apple"] is None and final["push_address"] is None
     assert final["wakeup"] is None and final["live_credentials"] == 0
     assert (
-        phone.check_in({"MessageType": "CheckOut", "UDID": phone.udid, "Topic": TOPIC}).status_code
+        phone.check_in(
+            {"MessageType": "CheckOut", "EnrollmentID": phone.enrollment_id, "Topic": TOPIC}
+        ).status_code
         == 401
     )
 

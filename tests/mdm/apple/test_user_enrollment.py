@@ -20,6 +20,8 @@ from mdm.devices.models import Device
 from mdm.extensions import db
 from mdm.platform.models import AuditEvent
 from mdm.platform.types import utcnow
+from mdm.policies import service as policies
+from mdm.policies.models import DevicePolicyState
 from mdm.push.models import PushAddress, PushSettings
 from tests.conftest import PASSWORD
 from tests.mdm.apple.ipad import (
@@ -179,7 +181,11 @@ def test_a_personal_iphone_enrolls_end_to_end(
     assert step is not None
     step = answer(iphone.result("Acknowledged", step["CommandUUID"], InstalledApplicationList=[]))
     assert step is not None
-    assert answer(iphone.result("Acknowledged", step["CommandUUID"], ProfileList=[])) is None
+    # iOS 18: the policy comes as declarations, told by a DeclarativeManagement command.
+    step = answer(iphone.result("Acknowledged", step["CommandUUID"], ProfileList=[]))
+    assert step is not None and step["Command"]["RequestType"] == "DeclarativeManagement"
+    iphone.sync(step)
+    assert answer(iphone.result("Acknowledged", step["CommandUUID"])) is None
     assert answer(iphone.result("Idle")) is None
 
     mine = client.get("/api/v1/me/devices", headers=headers(owner))
@@ -661,3 +667,59 @@ def test_the_captured_ios18_messages_after_the_enrollment(
     assert device.name == "iPhone" and device.platform == "ios"
     address = db.session.get(PushAddress, device.id)
     assert address is not None and address.push_magic == "7B8A04B0-E9B8-4BB3-8A85-4FD5FA1F70E9"
+
+
+def test_a_personal_iphone_gets_as_declarations_only_what_user_enrollment_allows(
+    client: FlaskClient,
+    owner: User,
+    byod_token: dict[str, Any],
+    headers: Callable[[User], dict[str, str]],
+    make_policy: Callable[..., dict[str, Any]],
+) -> None:
+    make_policy(
+        {
+            "passcode": {"required": True, "min_length": 8, "complexity": "alphanumeric"},
+            "restrictions": {"allow_camera": False, "allow_screenshots": False},
+            "wifi": [{"ssid": "Schul-WLAN", "security": "wpa2", "password": "geheim123"}],
+        },
+        assign={"target": "school"},
+    )
+    iphone = enroll_personal_iphone(client, IDENTIFIER, "mia", PASSWORD)
+    assert iphone.authenticate().status_code == 200
+    assert iphone.token_update().status_code == 200
+    step = answer(iphone.result("Idle"))
+    assert step is not None and step["Command"]["RequestType"] == "DeviceInformation"
+    # Only the queries User Enrollment answers: no UDID, serial number, IMEI or addresses.
+    assert not {"UDID", "SerialNumber", "IMEI", "MEID", "WiFiMAC", "PhoneNumber"} & set(
+        step["Command"]["Queries"]
+    )
+    step = answer(
+        iphone.result("Acknowledged", step["CommandUUID"], QueryResponses={"OSVersion": "18.2.1"})
+    )
+    assert step is not None and step["Command"]["ManagedAppsOnly"] is True
+    step = answer(iphone.result("Acknowledged", step["CommandUUID"], InstalledApplicationList=[]))
+    assert step is not None
+    step = answer(iphone.result("Acknowledged", step["CommandUUID"], ProfileList=[]))
+    assert step is not None and step["Command"]["RequestType"] == "DeclarativeManagement"
+    report = iphone.sync(step)
+    assert answer(iphone.result("Acknowledged", step["CommandUUID"])) is None
+
+    kinds = {item["Type"]: item for item in iphone.declarations.values()}
+    # The passcode only as required (User Enrollment enforces no more); no restriction of the
+    # whole device; the school's Wi-Fi as a profile of the managed part.
+    assert kinds["com.apple.configuration.passcode.settings"]["Payload"] == {
+        "RequirePasscode": True
+    }
+    [profile] = iphone.legacy_profiles.values()
+    assert [payload["PayloadType"] for payload in profile["PayloadContent"]] == [
+        "com.apple.wifi.managed"
+    ]
+    # Not subscribed to hardware identifiers; the status report settles the policy.
+    assert "serial-number" not in str(report) and "udid" not in str(report)
+    db.session.expire_all()
+    device = db.session.get(Device, iphone.device_id)
+    assert device is not None and device.serial_number is None
+    assert device.inventory["OSVersion"] == "18.2.1"
+    assert policies.compliance_of(db.session.get(DevicePolicyState, device.id)) == "compliant"
+    mine = client.get("/api/v1/me/devices", headers=headers(owner)).get_json()
+    assert mine[0]["device"]["id"] == iphone.device_id
