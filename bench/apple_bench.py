@@ -52,9 +52,13 @@ def _token_update(udid: str) -> bytes:
     return PLIST.format(items).encode()
 
 
-def make_ipads(app, count: int, folder: Path) -> list[tuple[str, str]]:
+def make_ipads(
+    app, count: int, folder: Path, identities: dict | None = None
+) -> list[tuple[str, str]]:
     """`count` enrolled iPads of the demo school with identities; writes the signed Idle and
-    TokenUpdate messages for wrk, returns each iPad's (Mdm-Signature, Idle body)."""
+    TokenUpdate messages for wrk, returns each iPad's (Mdm-Signature, Idle body). With
+    `identities`, it gets the shared key ("key") and each iPad's (device id, certificate) by
+    UDID ("ipads"), for a client that signs messages of its own."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -79,6 +83,8 @@ def make_ipads(app, count: int, folder: Path) -> list[tuple[str, str]]:
         .sign(key, hashes.SHA256())
     )
     idle_lines, update_lines, idles = [], [], []
+    if identities is not None:
+        identities["key"], identities["ipads"] = key, {}
     with app.app_context():
         seed_demo(app, db.session)
         school = db.session.scalar(select(School).where(School.slug == "demo"))
@@ -111,6 +117,8 @@ def make_ipads(app, count: int, folder: Path) -> list[tuple[str, str]]:
         for device_id in ids:
             cert = identity.issue_device_certificate(ca, csr, str(device_id), school.slug)
             udid = f"BENCH-{device_id:08d}"
+            if identities is not None:
+                identities["ipads"][udid] = (device_id, cert)
             rows.append(
                 {
                     "school_id": school.id,
