@@ -233,6 +233,7 @@ def grant_access(
         notice_id=offer.notice.id,
         notice_version=offer.notice.version,
         managed_apple_id=user_identifier.strip(),
+        login_generation=login_generation,
         created_at=now,
         expires_at=now + timedelta(seconds=seconds),
     )
@@ -281,6 +282,9 @@ def fetch_profile(session: Session, authorization: str | None, address: str | No
     user = session.get(User, access.user_id)
     if user is None or not user.active or user.school_id != access.school_id:
         raise _refused("the owner's account is no longer active")
+    if (user.login_generation or 0) != access.login_generation:
+        # As every login made before a password change (the account may have been misused).
+        raise _refused("the owner's password changed since the login; the owner logs in again")
     notice = current_notice(session, access.school_id)
     if notice is None or notice.id != access.notice_id:
         raise _refused("the school published a new privacy notice; the owner consents again")
