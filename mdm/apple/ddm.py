@@ -143,6 +143,14 @@ def _actor(device: Device) -> Actor:
     return Actor(name=f"device:{device.id}", role="device", school_id=device.school_id)
 
 
+def forget(session: Session, device_id: int) -> None:
+    """Delete the declarative state of a device whose management ended (the status it
+    reported among it)."""
+    state = state_of(session, device_id)
+    if state is not None:
+        session.delete(state)
+
+
 # --- which devices ---------------------------------------------------------------------------
 
 

@@ -558,11 +558,13 @@ def check_out(session: Session, ident: Identified, message: dict[str, Any]) -> N
 
 
 def _forget(session: Session, device: Device, apple: AppleDevice, *, keep_channel: bool) -> None:
-    """Delete what was stored about a personal device whose management ended: its policy state
-    and Apple state (UnlockToken, the settings it did not get), its open commands cancelled.
+    """Delete what was stored about a personal device whose management ended: its policy state,
+    declarative state (the status it reported) and Apple state (UnlockToken, the settings it did
+    not get), its open commands cancelled.
     With `keep_channel` its Apple row and push address stay, so that it can still be told;
     without, they go too (its UDID or enrollment id, push token, PushMagic)."""
     policies.forget_device(session, device.id)
+    ddm.forget(session, device.id)
     commands.cancel_open(session, device.id, "the device's management ended")
     if keep_channel:
         apple.unlock_token = None

@@ -26,6 +26,7 @@ from tests.mdm.apple.ipad import (
     consent,
     enroll_personal_iphone,
     enrollment_request,
+    form_fields,
     log_in,
     nest,
 )
@@ -252,3 +253,98 @@ def test_a_school_ipads_declarative_check_in_must_not_carry_an_enrollment_id(
 ) -> None:
     response = declarative_ipad.declarative("tokens", EnrollmentID="SOMEONE-ELSE")
     assert response.status_code in (400, 401)
+
+
+# --- the login page ---------------------------------------------------------------------------
+
+
+def test_the_user_identifier_is_text_on_the_page_and_never_in_the_redirect(
+    client: FlaskClient, owner: User, byod_token: dict[str, Any]
+) -> None:
+    hostile = '"><script>alert(1)</script><a href="https://evil.example/'
+    page = client.get(LOGIN_PATH, query_string={"user-identifier": hostile})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<script>" not in html and 'href="https://evil.example' not in html
+    assert "&lt;script&gt;" in html
+    policy = page.headers["Content-Security-Policy"]
+    assert "form-action 'self';" in policy and "script-src 'self'" in policy
+    # Another account's identifier: the student's own login does not consent for it.
+    refused = log_in(client, LOGIN_PATH, "lehrerin@schule.example", "mia", PASSWORD)
+    assert refused.status_code == 403
+    # The consent page may lead to Apple's URL scheme only; the token goes nowhere else.
+    consent_page = log_in(client, LOGIN_PATH, IDENTIFIER, "mia", PASSWORD)
+    assert "apple-remotemanagement-user-login:" in consent_page.headers["Content-Security-Policy"]
+    done = consent(client, LOGIN_PATH, consent_page, IDENTIFIER)
+    assert done.headers["Location"].startswith(
+        "apple-remotemanagement-user-login://authentication-results?access-token="
+    )
+    assert "evil" not in done.headers["Location"]
+
+
+def test_a_consent_for_another_identifier_than_the_login_needs_a_new_login(
+    client: FlaskClient,
+    owner: User,
+    byod_token: dict[str, Any],
+    create_user: Callable[..., User],
+    school: School,
+) -> None:
+    create_user("student", school, username="ben", email="ben@schule.example", class_name="7a")
+    page = log_in(client, LOGIN_PATH, IDENTIFIER, "mia", PASSWORD)
+    fields = {
+        **form_fields(page.get_data(as_text=True)),
+        "accept": "yes",
+        "user-identifier": "ben@schule.example",
+    }
+    response = client.post(
+        LOGIN_PATH, query_string={"user-identifier": "ben@schule.example"}, data=fields
+    )
+    assert response.status_code == 401
+    assert db.session.scalar(select(func.count()).select_from(AppleAccessToken)) == 0
+
+
+def _declarative_personal_iphone(
+    client: FlaskClient, make_policy: Callable[..., dict[str, Any]]
+) -> PersonalIPhone:
+    make_policy({"passcode": {"required": True}}, assign={"target": "school"})
+    iphone = enroll_personal_iphone(client, IDENTIFIER, "mia", PASSWORD)
+    assert iphone.authenticate().status_code == 200
+    assert iphone.token_update().status_code == 200
+    command = _inventory(iphone)
+    assert command is not None
+    iphone.sync(command)
+    assert db.session.get(AppleDeclarativeState, iphone.device_id) is not None
+    return iphone
+
+
+def test_check_out_deletes_the_declarative_status_of_a_personal_iphone(
+    client: FlaskClient,
+    owner: User,
+    byod_token: dict[str, Any],
+    make_policy: Callable[..., dict[str, Any]],
+) -> None:
+    iphone = _declarative_personal_iphone(client, make_policy)
+    checked_out = iphone.check_in(
+        {"MessageType": "CheckOut", "EnrollmentID": iphone.enrollment_id, "Topic": iphone.topic}
+    )
+    assert checked_out.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(AppleDeclarativeState, iphone.device_id) is None
+
+
+def test_remove_management_deletes_the_declarative_status_of_a_personal_iphone(
+    client: FlaskClient,
+    owner: User,
+    byod_token: dict[str, Any],
+    make_policy: Callable[..., dict[str, Any]],
+    headers: Callable[[User], dict[str, str]],
+) -> None:
+    iphone = _declarative_personal_iphone(client, make_policy)
+    removed = client.post(
+        f"/api/v1/me/devices/{iphone.device_id}/remove-management", headers=headers(owner)
+    )
+    assert removed.status_code == 204
+    db.session.expire_all()
+    assert db.session.get(AppleDeclarativeState, iphone.device_id) is None
+    told = answer(iphone.result("Idle"))
+    assert told is not None and told["CommandUUID"] == "remove-management"
