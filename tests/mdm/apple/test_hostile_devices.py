@@ -348,3 +348,22 @@ def test_remove_management_deletes_the_declarative_status_of_a_personal_iphone(
     assert db.session.get(AppleDeclarativeState, iphone.device_id) is None
     told = answer(iphone.result("Idle"))
     assert told is not None and told["CommandUUID"] == "remove-management"
+
+
+@pytest.mark.parametrize("enrollment_id", ["X" * 10_000, 42, {"a": 1}, ["x"], "", b"bytes"])
+def test_an_enrollment_id_of_absurd_length_or_type_is_refused(
+    client: FlaskClient, owner: User, byod_token: dict[str, Any], enrollment_id: Any
+) -> None:
+    iphone = enroll_personal_iphone(client, IDENTIFIER, "mia", PASSWORD)
+    response = iphone.check_in(
+        {
+            "MessageType": "Authenticate",
+            "EnrollmentID": enrollment_id,
+            "Topic": iphone.topic,
+            "ProductName": "iPhone12,1",
+        }
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    db.session.expire_all()
+    device = db.session.get(Device, iphone.device_id)
+    assert device is not None and device.status == "pending"
