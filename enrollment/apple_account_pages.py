@@ -297,4 +297,7 @@ def _consent(lang: str, identifier: str) -> Any:
         return _consent_form(lang, identifier, offer, 400, failed)
     session.pop(PENDING_KEY, None)
     query = urlencode({"access-token": token})
-    return redirect(f"{apple_account.RESULT_URL}?{query}", code=303)
+    response = redirect(f"{apple_account.RESULT_URL}?{query}", code=303)
+    # It carries the access token: kept by no cache (as OAuth's token answers).
+    response.headers.update(NO_STORE)
+    return response

@@ -280,6 +280,7 @@ def test_the_user_identifier_is_text_on_the_page_and_never_in_the_redirect(
         "apple-remotemanagement-user-login://authentication-results?access-token="
     )
     assert "evil" not in done.headers["Location"]
+    assert done.headers.get("Cache-Control") == "no-store", done.headers
 
 
 def test_a_consent_for_another_identifier_than_the_login_needs_a_new_login(
