@@ -368,3 +368,19 @@ def test_an_enrollment_id_of_absurd_length_or_type_is_refused(
     db.session.expire_all()
     device = db.session.get(Device, iphone.device_id)
     assert device is not None and device.status == "pending"
+
+
+def test_one_login_consents_once_even_with_its_old_cookie_sent_again(
+    client: FlaskClient, owner: User, byod_token: dict[str, Any]
+) -> None:
+    page = log_in(client, LOGIN_PATH, IDENTIFIER, "mia", PASSWORD)
+    cookie = client.get_cookie("mdm_session")
+    assert cookie is not None
+    first = consent(client, LOGIN_PATH, page, IDENTIFIER)
+    assert first.status_code == 303
+    # The page session is a signed cookie: the one of before the consent, sent again, still
+    # names the pending login. It makes no second access token.
+    client.set_cookie("mdm_session", cookie.value)
+    again = consent(client, LOGIN_PATH, page, IDENTIFIER)
+    assert again.status_code == 401
+    assert db.session.scalar(select(func.count()).select_from(AppleAccessToken)) == 1
