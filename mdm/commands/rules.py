@@ -13,6 +13,7 @@ import plistlib
 import re
 from dataclasses import dataclass
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from asn1crypto import cms
 from marshmallow import Schema, ValidationError, fields, validate, validates
@@ -227,7 +228,19 @@ def _profile(encoded: str) -> dict[str, Any]:
         raise ValidationError(f"at most {MAX_PROFILE_BYTES // 1024} KB")
     try:
         profile = plistlib.loads(_signed_content(raw))
-    except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError) as exc:
+    # Malformed XML is an ExpatError (LookupError for an unknown encoding); plistlib raises
+    # AttributeError for a <date> its pattern does not match, IndexError or KeyError for a
+    # broken binary plist, RecursionError for one nested too deep.
+    except (
+        plistlib.InvalidFileException,
+        ExpatError,
+        LookupError,
+        ValueError,
+        TypeError,
+        OverflowError,
+        AttributeError,
+        RecursionError,
+    ) as exc:
         raise ValidationError("not a configuration profile (a property list)") from exc
     if not isinstance(profile, dict) or profile.get("PayloadType") != "Configuration":
         raise ValidationError("not a configuration profile (PayloadType Configuration)")

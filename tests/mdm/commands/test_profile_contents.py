@@ -121,7 +121,15 @@ def test_a_profile_with_encrypted_content_is_refused_whatever_else_it_shows() ->
 
 @pytest.mark.parametrize(
     "raw",
-    [b"\x30\x03\x02\x01\x01", b"\x30\x82\xff\xff" + b"\x00" * 10, b"bplist00garbage", b""],
+    [
+        b"\x30\x03\x02\x01\x01",
+        b"\x30\x82\xff\xff" + b"\x00" * 10,
+        b"bplist00garbage",
+        b"",
+        b"<plist><dict><key>a</key></plist>",
+        b'<?xml version="1.0" encoding="JTF-8"?><plist><dict/></plist>',
+        b"<plist><dict><key>d</key><date>yesterday</date></dict></plist>",
+    ],
 )
 def test_what_is_no_profile_is_refused_as_such(raw: bytes) -> None:
     with pytest.raises(ValidationError):
