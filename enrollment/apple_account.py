@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from enrollment import mobileconfig
@@ -189,19 +190,27 @@ def grant_access(
     *,
     user_id: int,
     login_generation: int,
+    login_id: str,
     user_identifier: str,
     notice_version: int | None,
     accepted: bool,
     address: str | None,
 ) -> str:
-    """The owner, logged in moments ago, accepts the school's current privacy notice: a new
-    one-time access token for the device (only its hash is stored)."""
+    """The owner, logged in moments ago (`login_id` names that login), accepts the school's
+    current privacy notice: a new one-time access token for the device (only its hash is
+    stored); one per login."""
     user = session.get(User, user_id)
+    login_hash = access_token_hash(login_id)
     if (
         user is None
         or not user.active
         or (user.login_generation or 0) != login_generation
         or not same_account(user.email, user_identifier)
+        or not login_id
+        or session.scalar(
+            select(AppleAccessToken.id).where(AppleAccessToken.login_hash == login_hash)
+        )
+        is not None
     ):
         raise NotAuthenticated("log in again")
     offer = offer_for(session, user)
@@ -233,11 +242,18 @@ def grant_access(
         notice_id=offer.notice.id,
         notice_version=offer.notice.version,
         managed_apple_id=user_identifier.strip(),
+        login_generation=login_generation,
+        login_hash=login_hash,
         created_at=now,
         expires_at=now + timedelta(seconds=seconds),
     )
-    session.add(access)
-    session.flush()
+    try:
+        # A parallel consent of the same login made its token first: this one makes none.
+        with session.begin_nested():
+            session.add(access)
+            session.flush()
+    except IntegrityError as exc:
+        raise NotAuthenticated("log in again") from exc
     audit.record(
         session,
         actor_of(user, address),
@@ -281,6 +297,9 @@ def fetch_profile(session: Session, authorization: str | None, address: str | No
     user = session.get(User, access.user_id)
     if user is None or not user.active or user.school_id != access.school_id:
         raise _refused("the owner's account is no longer active")
+    if (user.login_generation or 0) != access.login_generation:
+        # As every login made before a password change (the account may have been misused).
+        raise _refused("the owner's password changed since the login; the owner logs in again")
     notice = current_notice(session, access.school_id)
     if notice is None or notice.id != access.notice_id:
         raise _refused("the school published a new privacy notice; the owner consents again")

@@ -5,6 +5,7 @@ CSRF on its forms). Apple's endpoints never open the pages' cookie session
 (mdm.platform.http.NO_SESSION_PREFIXES); the login page is a page like any other."""
 
 import json
+import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -253,6 +254,8 @@ def _log_in(lang: str, identifier: str) -> Any:
     session[PENDING_KEY] = {
         "user_id": offer.user.id,
         "generation": offer.user.login_generation or 0,
+        # This login's id: it makes one access token, even if this cookie is sent again.
+        "login": secrets.token_urlsafe(16),
         "identifier": identifier,
         "until": (utcnow() + timedelta(seconds=seconds)).timestamp(),
     }
@@ -277,6 +280,7 @@ def _consent(lang: str, identifier: str) -> Any:
             db.session,
             user_id=int(pending["user_id"]),
             login_generation=int(pending["generation"]),
+            login_id=str(pending.get("login", "")),
             user_identifier=identifier,
             notice_version=int(version) if version.isdigit() else None,
             accepted=request.form.get("accept") == "yes",
@@ -297,4 +301,7 @@ def _consent(lang: str, identifier: str) -> Any:
         return _consent_form(lang, identifier, offer, 400, failed)
     session.pop(PENDING_KEY, None)
     query = urlencode({"access-token": token})
-    return redirect(f"{apple_account.RESULT_URL}?{query}", code=303)
+    response = redirect(f"{apple_account.RESULT_URL}?{query}", code=303)
+    # It carries the access token: kept by no cache (as OAuth's token answers).
+    response.headers.update(NO_STORE)
+    return response

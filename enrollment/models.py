@@ -143,6 +143,12 @@ class AppleAccessToken(db.Model):
     notice_version: Mapped[int] = mapped_column(Integer)
     # The Managed Apple Account the device signed in with (the owner's email).
     managed_apple_id: Mapped[str] = mapped_column(String(254))
+    # The owner's login generation of the login that made it: a password change since ends it,
+    # as it ends every earlier login.
+    login_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The SHA-256 of the login's random id (kept in the page's signed cookie): one login makes
+    # one access token, whatever cookie of it is sent again.
+    login_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -143,6 +143,14 @@ def _actor(device: Device) -> Actor:
     return Actor(name=f"device:{device.id}", role="device", school_id=device.school_id)
 
 
+def forget(session: Session, device_id: int) -> None:
+    """Delete the declarative state of a device whose management ended (the status it
+    reported among it)."""
+    state = state_of(session, device_id)
+    if state is not None:
+        session.delete(state)
+
+
 # --- which devices ---------------------------------------------------------------------------
 
 
@@ -350,6 +358,11 @@ def check_in(
     return Reply(None, _status(session, device, state, report, policy_hash, built, now))
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are no JSON (Python reads them; PostgreSQL's json does not store them)."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def _status_report(message: dict[str, Any]) -> declarations.StatusReport:
     """The status report a message carries, checked (refused with the reason)."""
     data = message.get("Data")
@@ -363,7 +376,7 @@ def _status_report(message: dict[str, Any]) -> declarations.StatusReport:
     if len(data) > MAX_STATUS_BYTES:
         raise _refused("Data", f"a status report has at most {MAX_STATUS_BYTES} bytes")
     try:
-        decoded = json.loads(data)
+        decoded = json.loads(data, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _refused("Data", "the status report is not JSON") from exc
     try:
@@ -383,6 +396,10 @@ def _status(
 ) -> dict[str, Any]:
     """Keep what a status report says; record the policy's result when it settles it. The
     inventory it fills is returned."""
+    if device.ownership == "byod":
+        # A personal device's report keeps only what it is subscribed to: a hardware
+        # identifier or anything else it sends beyond that is never stored.
+        report = declarations.personal_report(report)
     status = declarations.merge_status(state.status or {}, report)
     if len(json.dumps(status)) > MAX_STATUS_BYTES:
         raise _refused("Data", f"the status kept of a device has at most {MAX_STATUS_BYTES} bytes")
@@ -406,7 +423,8 @@ def legacy_profile(
     """The legacy profile a device's declaration points to, while that declaration is its
     current one; NotFound for any other (stale, forged) URL."""
     missing = NoDeclarations("no such profile")
-    if not hmac.compare_digest(mac, profile_mac(device_id, server_token)):
+    # Compared as bytes: a forged URL may carry any characters.
+    if not hmac.compare_digest(mac.encode(), profile_mac(device_id, server_token).encode()):
         raise missing
     device = session.get(Device, device_id)
     apple = session.get(AppleDevice, device_id)

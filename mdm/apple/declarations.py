@@ -369,6 +369,30 @@ def _find(items: Mapping[str, Any], name: str) -> Any:
     return value
 
 
+# What of a personal device's status report is kept: the items it is subscribed to and the
+# state of its declarations.
+PERSONAL_ITEMS = (
+    *(name for name in STATUS_ITEMS if name not in PERSONAL_UNSUBSCRIBED),
+    "management.declarations",
+)
+
+
+def personal_report(report: StatusReport) -> StatusReport:
+    """A personal device's status report with only PERSONAL_ITEMS (and errors of them): what a
+    device sends beyond its subscriptions (a hardware identifier) is dropped."""
+    items: dict[str, Any] = {}
+    for name in PERSONAL_ITEMS:
+        value = _find(report.items, name)
+        if value is not None:
+            *parents, last = name.split(".")
+            place = items
+            for part in parents:
+                place = place.setdefault(part, {})
+            place[last] = value
+    errors = [error for error in report.errors if error["StatusItem"] in PERSONAL_ITEMS]
+    return StatusReport(items, report.full, errors)
+
+
 def merge_status(stored: Mapping[str, Any], report: StatusReport) -> dict[str, Any]:
     """The status known after a report: a full report replaces it, an incremental one is merged
     item by item into it."""

@@ -346,13 +346,18 @@ def check_in(session: Session, ident: Identified, message: dict[str, Any]) -> dd
 def declarative_management(
     session: Session, ident: Identified, message: dict[str, Any]
 ) -> ddm.Reply:
-    """A DeclarativeManagement check-in of an enrolled device (mdm/apple/ddm.py); a UDID, when
-    the message has one, must be the one the device authenticated with."""
+    """A DeclarativeManagement check-in of an enrolled device (mdm/apple/ddm.py); a UDID (of a
+    User Enrollment: an EnrollmentID), when the message has one, must be the one the device
+    authenticated with, and never the other kind."""
     apple = ident.apple
     if apple is None or apple.authenticated_at is None or ident.device.status != "enrolled":
         raise _refuse("the device has not authenticated (send Authenticate first)")
-    if "UDID" in message and message["UDID"] != apple.udid:
-        raise _refuse("the message's UDID is not the one this identity authenticated with")
+    _check_kind(apple, message)
+    key, bound = (
+        ("EnrollmentID", apple.enrollment_id) if apple.user_enrollment else ("UDID", apple.udid)
+    )
+    if key in message and message[key] != bound:
+        raise _refuse(f"the message's {key} is not the one this identity authenticated with")
     # A status report merges into the status kept: one report at a time (SQLite; PostgreSQL
     # locks the row).
     _lock_for_writing(session)
@@ -553,11 +558,13 @@ def check_out(session: Session, ident: Identified, message: dict[str, Any]) -> N
 
 
 def _forget(session: Session, device: Device, apple: AppleDevice, *, keep_channel: bool) -> None:
-    """Delete what was stored about a personal device whose management ended: its policy state
-    and Apple state (UnlockToken, the settings it did not get), its open commands cancelled.
+    """Delete what was stored about a personal device whose management ended: its policy state,
+    declarative state (the status it reported) and Apple state (UnlockToken, the settings it did
+    not get), its open commands cancelled.
     With `keep_channel` its Apple row and push address stay, so that it can still be told;
     without, they go too (its UDID or enrollment id, push token, PushMagic)."""
     policies.forget_device(session, device.id)
+    ddm.forget(session, device.id)
     commands.cancel_open(session, device.id, "the device's management ended")
     if keep_channel:
         apple.unlock_token = None

@@ -13,7 +13,9 @@ import plistlib
 import re
 from dataclasses import dataclass
 from typing import Any
+from xml.parsers.expat import ExpatError
 
+from asn1crypto import cms
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from mdm.devices import byod
@@ -194,22 +196,51 @@ PARAMETERS: dict[str, type[Schema]] = {
     "install_profile": InstallProfileParameters,
     "remove_profile": RemoveProfileParameters,
 }
-_PLIST = re.compile(rb"<\?xml.*?</plist>", re.DOTALL)
+
+
+def _signed_content(raw: bytes) -> bytes:
+    """The content a CMS-signed profile signs (what the device installs); the bytes themselves
+    when they are not CMS. Never a text search of the bytes: a property list found elsewhere in
+    them (a string of a binary plist, CDATA, an attribute of the signature) is not the one the
+    device reads."""
+    if not raw.startswith(b"\x30"):
+        return raw
+    try:
+        info = cms.ContentInfo.load(raw, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise ValueError("not signed data")
+        content = info["content"]["encap_content_info"]["content"].native
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValidationError("not a configuration profile (unreadable CMS signature)") from exc
+    if not isinstance(content, bytes):
+        raise ValidationError("not a configuration profile (the signature holds no content)")
+    return content
 
 
 def _profile(encoded: str) -> dict[str, Any]:
-    """A base64 configuration profile as a dictionary; ValidationError when it is not one. A
-    signed profile (CMS) carries its plist in the clear, which is read."""
+    """A base64 configuration profile as a dictionary; ValidationError when it is not one. Of a
+    signed profile (CMS) the signed content is read."""
     try:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValidationError("not base64") from exc
     if len(raw) > MAX_PROFILE_BYTES:
         raise ValidationError(f"at most {MAX_PROFILE_BYTES // 1024} KB")
-    found = _PLIST.search(raw)
     try:
-        profile = plistlib.loads(found.group(0) if found else raw)
-    except (plistlib.InvalidFileException, ValueError, TypeError) as exc:
+        profile = plistlib.loads(_signed_content(raw))
+    # Malformed XML is an ExpatError (LookupError for an unknown encoding); plistlib raises
+    # AttributeError for a <date> its pattern does not match, IndexError or KeyError for a
+    # broken binary plist, RecursionError for one nested too deep.
+    except (
+        plistlib.InvalidFileException,
+        ExpatError,
+        LookupError,
+        ValueError,
+        TypeError,
+        OverflowError,
+        AttributeError,
+        RecursionError,
+    ) as exc:
         raise ValidationError("not a configuration profile (a property list)") from exc
     if not isinstance(profile, dict) or profile.get("PayloadType") != "Configuration":
         raise ValidationError("not a configuration profile (PayloadType Configuration)")
@@ -227,10 +258,13 @@ def profile_identifier(encoded: str) -> str:
 
 def profile_payloads(encoded: str) -> list[Any] | None:
     """The payloads (PayloadContent) of a base64 configuration profile, or None when they
-    cannot be read (an encrypted profile carries EncryptedPayloadContent instead);
-    ValidationError when it is not a profile."""
-    content = _profile(encoded).get("PayloadContent")
-    return content if isinstance(content, list) else None
+    cannot be read (an encrypted profile carries EncryptedPayloadContent, which the device
+    installs whatever PayloadContent shows); ValidationError when it is not a profile."""
+    profile = _profile(encoded)
+    content = profile.get("PayloadContent")
+    if "EncryptedPayloadContent" in profile or not isinstance(content, list):
+        return None
+    return content
 
 
 _SCHEMAS = {type_: schema() for type_, schema in PARAMETERS.items()}

@@ -5,7 +5,8 @@ from typing import Any
 from flask import Response
 
 from mdm.accounts.auth import current_actor, roles_required
-from mdm.devices import groups, inventory_policy, service
+from mdm.apple import service as apple_service
+from mdm.devices import byod, groups, inventory_policy, service
 from mdm.devices.schemas import (
     DeviceDetailSchema,
     DeviceExportArgs,
@@ -92,8 +93,14 @@ def update_device(body: dict[str, Any], device_id: int) -> Any:
 @blp.response(200, DeviceDetailSchema)
 @problems(409)
 def retire_device(device_id: int) -> Any:
-    """Retire a device: it is no longer managed and its credential stops working."""
-    return service.retire_device(db.session, current_actor(), device_id)
+    """Retire a device: it is no longer managed and its credential stops working. A personal
+    Apple device is told, as when its owner ends management (its enrollment profile removed,
+    what was stored about it deleted; docs/apple.md)."""
+    actor = current_actor()
+    device = service.retire_device(db.session, actor, device_id)
+    if device.ownership == byod.BYOD:
+        apple_service.end_management(db.session, actor, device)
+    return device
 
 
 @blp.route("/devices/<int:device_id>", methods=["DELETE"])

@@ -783,3 +783,49 @@ def test_remove_management_before_the_device_authenticated_ends_it_at_once(
     after = _stored(pending.device_id)
     assert after["status"] == "retired" and after["apple"] is None
     assert after["live_credentials"] == 0 and after["wakeup"] is None
+
+
+def test_an_admin_who_retires_a_personal_device_ends_its_management_as_the_owner_would(
+    app: Flask,
+    phone: IPad,
+    ipad: IPad,
+    client: FlaskClient,
+    admin_headers: dict[str, str],
+    make_policy: Callable[..., dict[str, Any]],
+    school: School,
+) -> None:
+    """The student left the school: the school ends its management of the personal iPhone. The
+    phone is told (the school's apps and data leave it) and nothing stored about it stays."""
+    _managed_with_everything(phone, client, admin_headers, make_policy)
+
+    retired = client.post(f"/api/v1/devices/{phone.device_id}/retire", headers=admin_headers)
+
+    assert retired.status_code == 200, retired.get_json()
+    after = _stored(phone.device_id)
+    apple = after.pop("apple")
+    assert after["status"] == "retired" and after["inventory"] == {}
+    assert after["policy_state"] is None and after["open_commands"] == 0
+    assert apple.unlock_token is None and apple.removal_requested_at is not None
+    told = answer(phone.result("Idle"))
+    prefix = f"{app.config['APPLE_PAYLOAD_PREFIX']}.{school.slug}"
+    assert told == {
+        "CommandUUID": "remove-management",
+        "Command": {"RequestType": "RemoveProfile", "Identifier": f"{prefix}.enrollment"},
+    }
+    assert answer(phone.result("Acknowledged", "remove-management")) is None
+    checked_out = phone.check_in(
+        {"MessageType": "CheckOut", "EnrollmentID": phone.enrollment_id, "Topic": TOPIC}
+    )
+    assert checked_out.status_code == 200
+    final = _stored(phone.device_id)
+    assert final["apple"] is None and final["push_address"] is None
+    assert final["live_credentials"] == 0
+    assert "device.apple.remove_management" in _events(phone.device_id)
+    # A school iPad retired by an admin is retired as before: no RemoveProfile is queued.
+    assert (
+        client.post(f"/api/v1/devices/{ipad.device_id}/retire", headers=admin_headers).status_code
+        == 200
+    )
+    db.session.expire_all()
+    school_apple = db.session.get(AppleDevice, ipad.device_id)
+    assert school_apple is not None and school_apple.removal_requested_at is None

@@ -60,3 +60,42 @@ def test_one_access_token_sent_at_once_gives_one_profile(
     assert db.session.scalar(select(func.count()).select_from(Consent)) == 1
     assert db.session.get(EnrollmentToken, token_id).uses == 1  # type: ignore[union-attr]
     assert db.session.scalar(select(AppleAccessToken.device_id)) is not None
+
+
+def test_one_login_consenting_at_once_makes_one_access_token(
+    app: Flask,
+    create_user: Callable[..., User],
+    school: School,
+    make_token: Callable[..., dict[str, Any]],
+    push_topic: str,
+    notice: dict[str, Any],
+) -> None:
+    create_user("student", school, username="mia", email=IDENTIFIER, class_name="7a")
+    make_token(ownership="byod", user_role="student", max_uses=30)
+    browser = app.test_client()
+    path = "/enroll/apple-account/login"
+    page = log_in(browser, path, IDENTIFIER, "mia", PASSWORD)
+    cookie = browser.get_cookie("mdm_session")
+    assert cookie is not None
+    db.session.remove()
+    barrier = threading.Barrier(REQUESTS)
+    statuses: list[int | BaseException | None] = [None] * REQUESTS
+
+    def send(n: int) -> None:
+        # The same login's cookie, sent from several connections at once.
+        copy = app.test_client()
+        copy.set_cookie("mdm_session", cookie.value)
+        barrier.wait()
+        try:
+            statuses[n] = consent(copy, path, page, IDENTIFIER).status_code
+        except BaseException as exc:  # reported below, by the test's thread
+            statuses[n] = exc
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(REQUESTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [303] + [401] * (REQUESTS - 1), statuses  # type: ignore[type-var]
+    assert db.session.scalar(select(func.count()).select_from(AppleAccessToken)) == 1

@@ -66,8 +66,9 @@ def test_parameters_are_checked_by_type() -> None:
 
 def test_a_profile_is_a_configuration_profile_signed_or_not() -> None:
     assert profile_identifier(base64.b64encode(PROFILE).decode()) == "de.schule.wlan"
-    signed = b"\x30\x82\x10\x00" + b"\x00" * 40 + PROFILE + b"\x00" * 300
-    assert profile_identifier(base64.b64encode(signed).decode()) == "de.schule.wlan"
+    from tests.mdm.commands.test_profile_contents import sign
+
+    assert profile_identifier(base64.b64encode(sign(PROFILE)).decode()) == "de.schule.wlan"
     for bad in (
         "not base64!",
         base64.b64encode(b"hello").decode(),
