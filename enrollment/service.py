@@ -13,7 +13,6 @@ from enrollment.models import Consent, EnrollmentToken, PrivacyNotice, TokenEnro
 from enrollment.page import TokenFacts
 from mdm.accounts.models import School, User
 from mdm.agent.service import configuration
-from mdm.apple import service as apple
 from mdm.devices import byod, class_groups, credentials, inventory_policy
 from mdm.devices import service as devices
 from mdm.devices.inventory_rules import INVENTORY_CATEGORIES
@@ -585,9 +584,6 @@ def own_devices(session: Session, actor: Actor) -> list[OwnDevice]:
 
 
 def remove_own_device(session: Session, actor: Actor, device_id: int) -> None:
-    """The owner ends management of their BYOD device; its credentials are revoked. A personal
-    Apple device is told first (mdm.apple.service.end_management): its identity is revoked
-    when it checks out."""
-    device = devices.remove_own_device(session, actor, device_id)
-    if not apple.end_management(session, actor, device):
-        credentials.revoke_credentials(session, device.id)
+    """The owner ends management of their BYOD device (mdm.devices.service.remove_own_device:
+    a personal Apple device is told first)."""
+    devices.remove_own_device(session, actor, device_id)

@@ -7,8 +7,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Apple's endpoints: SCEP, check-in and commands."""
-    from mdm.apple import api, declarative_api, models, scep  # noqa: F401  (the Apple tables)
+    from mdm.apple import api, declarative_api, models, scep, service  # noqa: F401  (the tables)
+    from mdm.devices import hooks
 
+    hooks.on_management_ended(app, service.end_management)
     scep.init_app(app)
     app.register_blueprint(api.blp)
     app.register_blueprint(declarative_api.blp)

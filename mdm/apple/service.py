@@ -578,10 +578,13 @@ def _forget(session: Session, device: Device, apple: AppleDevice, *, keep_channe
 
 
 def end_management(session: Session, actor: Actor, device: Device) -> bool:
-    """The owner ended management of their personal device through the API (it is retired):
-    what was stored about it is deleted, and the device is told on its next connect, with a
-    RemoveProfile of its enrollment profile. Its identity is still taken for that and for its
-    CheckOut. False when there is no Apple device to tell (the caller revokes its identity)."""
+    """The owner or an admin ended management of a personal device (it is retired;
+    mdm.devices.hooks): what was stored about it is deleted, and the device is told on its next
+    connect, with a RemoveProfile of its enrollment profile. Its identity is still taken for that
+    and for its CheckOut. False when there is no personal Apple device to tell (the caller
+    revokes its identity); a school's device keeps its Apple state."""
+    if device.ownership != byod.BYOD:
+        return False
     apple = session.get(AppleDevice, device.id)
     if apple is None or device.ownership != byod.BYOD or apple.authenticated_at is None:
         if apple is not None:

@@ -5,8 +5,7 @@ from typing import Any
 from flask import Response
 
 from mdm.accounts.auth import current_actor, roles_required
-from mdm.apple import service as apple_service
-from mdm.devices import byod, groups, inventory_policy, service
+from mdm.devices import groups, inventory_policy, service
 from mdm.devices.schemas import (
     DeviceDetailSchema,
     DeviceExportArgs,
@@ -96,18 +95,16 @@ def retire_device(device_id: int) -> Any:
     """Retire a device: it is no longer managed and its credential stops working. A personal
     Apple device is told, as when its owner ends management (its enrollment profile removed,
     what was stored about it deleted; docs/apple.md)."""
-    actor = current_actor()
-    device = service.retire_device(db.session, actor, device_id)
-    if device.ownership == byod.BYOD:
-        apple_service.end_management(db.session, actor, device)
-    return device
+    return service.retire_device(db.session, current_actor(), device_id)
 
 
 @blp.route("/devices/<int:device_id>", methods=["DELETE"])
 @roles_required(*ADMINS)
 @blp.response(204)
+@problems(409)
 def delete_device(device_id: int) -> None:
-    """Delete a device and everything stored about it."""
+    """Delete a device and everything stored about it; a personal device still enrolled is
+    retired first (409 until then: retiring tells it to remove the school's part)."""
     service.delete_device(db.session, current_actor(), device_id)
 
 

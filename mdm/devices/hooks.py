@@ -1,6 +1,6 @@
-"""Hooks for the parts built on devices (policies, commands, push), which devices may not
-import: they register here what to do when devices are created or change groups, and how a
-device is woken up."""
+"""Hooks for the parts built on devices (policies, commands, push, the transports), which
+devices may not import: they register here what to do when devices are created or change
+groups, how a device is woken up, and who tells a device that its management ended."""
 
 from collections.abc import Callable
 
@@ -9,13 +9,16 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from mdm.devices.models import Device
+from mdm.platform.actors import Actor
 
 CreatedListener = Callable[[Session, Device], None]
 MembershipListener = Callable[[Session, list[int]], None]
 Waker = Callable[[Session, ColumnElement[bool], str], None]
+EndedListener = Callable[[Session, Actor, Device], bool]
 _CREATED = "mdm_device_created_listeners"
 _MEMBERSHIPS = "mdm_device_membership_listeners"
 _WAKERS = "mdm_device_wakers"
+_ENDED = "mdm_device_management_ended_listeners"
 
 
 def on_device_created(app: Flask, listener: CreatedListener) -> None:
@@ -51,3 +54,19 @@ def wake(session: Session, devices: ColumnElement[bool], reason: str) -> None:
     transaction, set-based)."""
     for waker in current_app.extensions.get(_WAKERS, []):
         waker(session, devices, reason)
+
+
+def on_management_ended(app: Flask, listener: EndedListener) -> None:
+    """Call `listener` when an admin or the owner ended a device's management (it is retired,
+    flushed); it returns True when it still tells the device (Apple: a RemoveProfile of the
+    enrollment profile), so the device's identity stays usable for that."""
+    app.extensions.setdefault(_ENDED, []).append(listener)
+
+
+def management_ended(session: Session, actor: Actor, device: Device) -> bool:
+    """Tell the listeners that a device's management ended; True when one of them still
+    tells the device."""
+    told = False
+    for listener in current_app.extensions.get(_ENDED, []):
+        told = listener(session, actor, device) or told
+    return told

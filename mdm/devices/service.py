@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mdm.accounts.models import School, User
-from mdm.devices import byod, class_groups, hooks, inventory_rules
+from mdm.devices import byod, class_groups, credentials, hooks, inventory_rules
 from mdm.devices.models import Device, Group, group_devices
 from mdm.platform import audit
 from mdm.platform.actors import Actor
@@ -252,15 +252,23 @@ def retire(session: Session, actor: Actor, device: Device, reason: str) -> None:
 
 
 def retire_device(session: Session, actor: Actor, device_id: int) -> Device:
-    """An admin retires a device: its credential stops working."""
+    """An admin retires a device: its credential stops working. A transport may still tell
+    the device that its management ended (a personal Apple device: docs/apple.md)."""
     device = get_device(session, actor, device_id)
     retire(session, actor, device, "admin")
+    hooks.management_ended(session, actor, device)
     return device
 
 
 def delete_device(session: Session, actor: Actor, device_id: int) -> None:
-    """Delete a device with its credentials, consents and group memberships."""
+    """Delete a device with its credentials, consents and group memberships. A personal device
+    still under management is retired first (that tells it to remove the school's part)."""
     device = get_device(session, actor, device_id)
+    if device.ownership == byod.BYOD and device.status == "enrolled":
+        raise Conflict(
+            f"device {device_id} is a personal device still under management: retire it first, "
+            "which tells the device to remove the school's apps and data"
+        )
     audit.record(
         session,
         actor,
@@ -288,13 +296,17 @@ def list_own_devices(session: Session, actor: Actor) -> list[Device]:
 
 
 def remove_own_device(session: Session, actor: Actor, device_id: int) -> Device:
-    """The owner of a BYOD device removes it from management."""
+    """The owner of a BYOD device removes it from management; its credentials are revoked,
+    unless a transport still tells the device (a personal Apple device: its identity is
+    revoked when it checks out)."""
     device = session.get(Device, device_id)
     if device is None or actor.user_id is None or device.user_id != actor.user_id:
         raise NotFound(f"device {device_id} not found")
     if device.ownership != "byod":
         raise PermissionDenied("only the school removes management of a school-owned device")
     retire(session, actor, device, "owner")
+    if not hooks.management_ended(session, actor, device):
+        credentials.revoke_credentials(session, device.id)
     return device
 
 

@@ -154,6 +154,26 @@ def test_retire_and_delete(
     assert {"device.retire", "device.delete"} <= actions
 
 
+def test_a_personal_device_under_management_is_retired_before_it_is_deleted(
+    client: FlaskClient,
+    headers: Headers,
+    school_admin: User,
+    school: School,
+    teacher: User,
+    create_device: Callable[..., Device],
+) -> None:
+    device = create_device(school, ownership="byod", user_id=teacher.id)
+    auth = headers(school_admin)
+    refused = client.delete(f"/api/v1/devices/{device.id}", headers=auth)
+    assert refused.status_code == 409
+    assert "retire it first" in refused.get_json()["detail"]
+    db.session.expire_all()
+    assert db.session.get(Device, device.id).status == "enrolled"  # type: ignore[union-attr]
+    assert client.post(f"/api/v1/devices/{device.id}/retire", headers=auth).status_code == 200
+    assert client.delete(f"/api/v1/devices/{device.id}", headers=auth).status_code == 204
+    assert db.session.get(Device, device.id) is None
+
+
 def test_devices_of_another_school_are_invisible(
     client: FlaskClient,
     headers: Headers,
