@@ -62,6 +62,8 @@ PROFILE_KEYS = (
     "IsManaged",
     "IsEncrypted",
 )
+# What of an Authenticate the inventory keeps (of a personal device only what its rules allow).
+AUTHENTICATE_INVENTORY = ("SerialNumber", "IMEI", "MEID", "ProductName", "BuildVersion")
 APP_KEYS = ("Identifier", "Name", "Version", "ShortVersion", "IsValidated", "BundleSize")
 # The CommandUUID of the RemoveProfile that tells a personal device its management ended.
 REMOVAL_UUID = "remove-management"
@@ -404,37 +406,7 @@ def authenticate(session: Session, ident: Identified, message: dict[str, Any]) -
             devices.retire(session, ident.actor, old, f"enrolled again as device {device.id}")
         credentials.revoke_credentials(session, earlier.device_id)
     apple.udid = udid
-    apple.authenticated_at = now
-    product = _text(message, "ProductName")
-    facts = devices.DeviceFacts(
-        platform=_platform(product, device.platform),
-        model=product or _text(message, "Model"),
-        os_version=_text(message, "OSVersion", 60),
-        name=_text(message, "DeviceName"),
-    )
-    first = device.status == "pending"
-    if first:
-        devices.activate_device(session, device, facts)
-        _store_inventory(
-            session,
-            device,
-            {
-                key: message[key]
-                for key in ("SerialNumber", "IMEI", "MEID", "ProductName", "BuildVersion")
-                if isinstance(message.get(key), str) and message[key]
-            },
-        )
-    session.flush()
-    ddm.observe_os(session, device, apple, facts.os_version, now)
-    audit.record(
-        session,
-        ident.actor,
-        "device.enroll" if first else "device.apple.authenticate",
-        "device",
-        device.id,
-        school_id=device.school_id,
-        details={"platform": device.platform, "model": device.model, "transport": "apple-mdm"},
-    )
+    _authenticated(session, ident, apple, message, now)
 
 
 def _authenticate_user_enrollment(
@@ -456,29 +428,48 @@ def _authenticate_user_enrollment(
     if taken is not None:
         raise _refuse("this EnrollmentID belongs to another enrollment")
     apple.enrollment_id = enrollment_id
-    apple.authenticated_at = utcnow()
+    _authenticated(session, ident, apple, message, utcnow())
+
+
+def _authenticated(
+    session: Session, ident: Identified, apple: AppleDevice, message: dict[str, Any], now: datetime
+) -> None:
+    """The bound enrollment authenticated: a pending device is enrolled from now on, with what
+    its Authenticate tells (a personal device is called by its kind, "iPhone", never by the
+    name its owner gave it; its inventory rules drop the identifiers); from iOS/iPadOS 17 on it
+    gets its policy as declarations."""
+    device = ident.device
+    apple.authenticated_at = now
     product = _text(message, "ProductName")
+    personal = device.ownership == byod.BYOD
+    kind = next((prefix for prefix, _ in PRODUCT_PLATFORMS if product.startswith(prefix)), "")
+    facts = devices.DeviceFacts(
+        platform=_platform(product, device.platform),
+        model=product or _text(message, "Model"),
+        os_version=_text(message, "OSVersion", 60),
+        name=kind if personal else _text(message, "DeviceName"),
+    )
     first = device.status == "pending"
     if first:
-        # A User Enrollment tells no device name: the device is called by its kind ("iPhone").
-        kind = next((prefix for prefix, _ in PRODUCT_PLATFORMS if product.startswith(prefix)), "")
-        facts = devices.DeviceFacts(
-            platform=_platform(product, device.platform),
-            model=product or _text(message, "Model"),
-            os_version=_text(message, "OSVersion", 60),
-            name=_text(message, "DeviceName") or kind,
-        )
         devices.activate_device(session, device, facts)
         _store_inventory(
             session,
             device,
             {
                 key: message[key]
-                for key in ("ProductName", "BuildVersion")
+                for key in AUTHENTICATE_INVENTORY
                 if isinstance(message.get(key), str) and message[key]
             },
         )
     session.flush()
+    ddm.observe_os(session, device, apple, facts.os_version, now)
+    details: dict[str, Any] = {
+        "platform": device.platform,
+        "model": device.model,
+        "transport": "apple-mdm",
+    }
+    if apple.user_enrollment:
+        details["user_enrollment"] = True
     audit.record(
         session,
         ident.actor,
@@ -486,12 +477,7 @@ def _authenticate_user_enrollment(
         "device",
         device.id,
         school_id=device.school_id,
-        details={
-            "platform": device.platform,
-            "model": device.model,
-            "transport": "apple-mdm",
-            "user_enrollment": True,
-        },
+        details=details,
     )
 
 

@@ -128,7 +128,7 @@ def _personal_device(
             "EnrollmentID": phone.enrollment_id,
             "Topic": TOPIC,
             "ProductName": "iPhone15,2",
-            "OSVersion": "18.2",
+            "OSVersion": phone.os_version,
             "SerialNumber": "F2LX1234ABCD",
             "IMEI": "35 693803 564380 9",
             "DeviceName": "Lenas iPhone",
@@ -370,6 +370,7 @@ def test_a_personal_device_is_asked_no_identifier_and_none_is_stored(phone: IPad
     }
     # Neither from Authenticate nor from DeviceInformation.
     assert device.serial_number is None and device.imei is None and device.imei2 is None
+    assert device.name == "iPhone"  # never "Lenas iPhone", the name its owner gave it
 
 
 def test_a_personal_device_lists_only_managed_apps_and_the_schools_profiles(phone: IPad) -> None:

@@ -202,6 +202,7 @@ def test_an_idle_with_nothing_due_takes_the_fast_path(
     count_queries: Callable[..., Any],
 ) -> None:
     iphone = enroll_personal_iphone(client, IDENTIFIER, "mia", PASSWORD)
+    iphone.os_version = "16.7.10"  # the profile path: nothing due once its policy state is made
     iphone.authenticate()
     db.session.execute(
         update(AppleDevice)
