@@ -110,7 +110,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "apple_step_install": "In Einstellungen › Allgemein › VPN und Geräteverwaltung das "
         "Profil der Schule öffnen und installieren.",
         "apple_does": "Danach meldet sich das Gerät über Apples Geräteverwaltung beim Dienst; "
-        "die Schule schickt ihm ihre Richtlinien als Profil und ihre Befehle. Jedes Laden des "
+        "die Schule schickt ihm ihre Richtlinien (ab iOS/iPadOS 17 als Deklarationen, sonst als "
+        "Profil) und ihre Befehle. Jedes Laden des "
         "Profils zählt als eine Einschreibung dieses Links.",
         "apple_not_ready": "Apples Geräteverwaltung (MDM) ist für diese Schule noch nicht "
         "eingerichtet (es fehlt ihr Push-Zertifikat von Apple): Ein Apple-Gerät kann sich mit "
@@ -233,7 +234,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "apple_step_install": "In Settings › General › VPN & Device Management, open the "
         "school's profile and install it.",
         "apple_does": "The device then checks in through Apple's device management; the school "
-        "sends it its policies as a profile, and its commands. Each download of the profile "
+        "sends it its policies (as declarations from iOS/iPadOS 17 on, else as a profile) and "
+        "its commands. Each download of the profile "
         "counts as one enrollment of this link.",
         "apple_not_ready": "Apple's device management (MDM) is not set up for this school yet "
         "(its push certificate from Apple is missing): an Apple device cannot enroll with this "
