@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from enrollment import mobileconfig
+from enrollment.apple_profile import profile_facts, signing_identity
 from enrollment.apple_profile import scep_identity as scep_payload
-from enrollment.apple_profile import signing_identity
 from enrollment.models import (
     AppleAccessToken,
     Consent,
@@ -29,7 +29,6 @@ from enrollment.service import apple_ready, current_notice
 from mdm.accounts import login as logins
 from mdm.accounts.auth import actor_of
 from mdm.accounts.models import School, User
-from mdm.apple import payloads
 from mdm.apple.models import AppleDevice
 from mdm.devices import byod, class_groups
 from mdm.devices import service as devices
@@ -391,15 +390,9 @@ def fetch_profile(session: Session, authorization: str | None, address: str | No
         .execution_options(synchronize_session=False)
     )
     identity = scep_payload(session, device, school)
-    prefix = f"{current_app.config['APPLE_PAYLOAD_PREFIX']}.{school.slug}"
-    facts = mobileconfig.ProfileFacts(
-        identifier=payloads.enrollment_profile_identifier(prefix),
-        organization=school.name,
-        server_url=base_url() + url_for("apple_mdm.connect"),
-        check_in_url=base_url() + url_for("apple_mdm.check_in"),
-        topic=settings.apns_topic,
+    profile = mobileconfig.user_enrollment_profile(
+        profile_facts(school, settings), identity, access.managed_apple_id
     )
-    profile = mobileconfig.user_enrollment_profile(facts, identity, access.managed_apple_id)
     session.flush()
     audit.record(
         session,

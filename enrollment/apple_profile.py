@@ -99,6 +99,18 @@ def _prefix(school: School) -> str:
     return f"{current_app.config['APPLE_PAYLOAD_PREFIX']}.{school.slug}"
 
 
+def profile_facts(school: School, settings: PushSettings) -> mobileconfig.ProfileFacts:
+    """What every enrollment profile of a school names: its identifier (the one a RemoveProfile
+    of the enrollment names), the school, the check-in and command URLs, the push topic."""
+    return mobileconfig.ProfileFacts(
+        identifier=payloads.enrollment_profile_identifier(_prefix(school)),
+        organization=school.name,
+        server_url=base_url() + url_for("apple_mdm.connect"),
+        check_in_url=base_url() + url_for("apple_mdm.check_in"),
+        topic=settings.apns_topic,
+    )
+
+
 def scep_identity(session: Session, device: Device, school: School) -> dict:
     """The SCEP payload: the school's SCEP URL and a one-time challenge bound to the pending
     device (mdm.apple.scep, the SCEP server)."""
@@ -192,14 +204,7 @@ def fetch_profile(session: Session, secret: str, address: str | None) -> bytes:
     )
     session.add(AppleDevice(device_id=device.id, school_id=school.id, topic=settings.apns_topic))
     identity = device_identity(session, device, school)
-    facts = mobileconfig.ProfileFacts(
-        identifier=payloads.enrollment_profile_identifier(_prefix(school)),
-        organization=school.name,
-        server_url=base_url() + url_for("apple_mdm.connect"),
-        check_in_url=base_url() + url_for("apple_mdm.check_in"),
-        topic=settings.apns_topic,
-    )
-    profile = mobileconfig.enrollment_profile(facts, identity)
+    profile = mobileconfig.enrollment_profile(profile_facts(school, settings), identity)
     actor = Actor(
         name=f"token:{token.lookup_key}", role="device", school_id=school.id, address=address
     )
